@@ -19,6 +19,13 @@ type Waiter struct {
 	// Done is called when another caller completes the wait. It must not
 	// block and must not call back into the namespace for this set.
 	Done func(w *Waiter)
+	// Alive, if set, is asked under the set's lock before the engine
+	// performs this waiter's operation on its behalf. If it returns false
+	// (the caller died while it waited), the waiter is removed without
+	// performing anything and Done is called with EINTR: a caller that no
+	// longer exists never consumes a semaphore. It must be quick and must
+	// not call into the namespace.
+	Alive func(w *Waiter) bool
 	// Err is the call's result once it has ended: 0, EIDRM, ERANGE,
 	// EAGAIN (an IPC_NOWAIT operation of a multi-op call would have
 	// blocked on retry), or what Cancel was given.
@@ -415,6 +422,10 @@ func (s *Set) wakeConstLocked(num int, wake *wakeList) bool {
 	completed := false
 	for w := l.head; w != nil; {
 		next := w.next
+		if s.goneLocked(w, wake) {
+			w = next
+			continue
+		}
 		blockAt, err := s.performLocked(w.sops, w.undo, w.pid)
 		if blockAt >= 0 {
 			w.blocking = blockAt
@@ -452,6 +463,10 @@ restart:
 		if num >= 0 && s.sems[num].val == 0 {
 			break
 		}
+		if s.goneLocked(w, wake) {
+			w = next
+			continue
+		}
 		blockAt, err := s.performLocked(w.sops, w.undo, w.pid)
 		if blockAt >= 0 {
 			w.blocking = blockAt
@@ -474,6 +489,18 @@ restart:
 		w = next
 	}
 	return completed
+}
+
+// goneLocked removes w with EINTR if its caller no longer exists.
+//
+// Precondition: s.mu is held and w is queued on s.
+func (s *Set) goneLocked(w *Waiter, wake *wakeList) bool {
+	if w.Alive == nil || w.Alive(w) {
+		return false
+	}
+	s.unlinkLocked(w)
+	wake.add(w, EINTR)
+	return true
 }
 
 // countWaitersLocked returns GETNCNT (zero=false) or GETZCNT (zero=true)
