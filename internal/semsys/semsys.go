@@ -31,6 +31,7 @@ type Memory interface {
 type Scratch struct {
 	raw  []byte
 	sops []abi.Sembuf
+	last []abi.Sembuf // the operations of the last semop decoded
 	vals []uint16
 }
 
@@ -88,6 +89,7 @@ func Semtimedop(ns *sem.Namespace, t *sem.Task, mem Memory, sc *Scratch,
 	}
 	sops := sc.sops[:n]
 	abi.UnmarshalSembufs(sops, b)
+	sc.last = sops
 	r.Blocked, r.Err = ns.Semtimedop(t, int32(semid), sops, tp, w)
 	return r
 }
@@ -187,3 +189,7 @@ func errResult(err sem.Errno) (int64, sem.Errno) {
 	}
 	return 0, 0
 }
+
+// Sops returns the operations of the last semop decoded with sc (for
+// tracing).
+func (sc *Scratch) Sops() []abi.Sembuf { return sc.last }

@@ -1,0 +1,40 @@
+// Package supervisor serves the System V semaphore calls of a sandbox from
+// the engine. It receives trapped calls from a seccomp listener, finds out
+// who made them, hands them to package semsys, and answers.
+//
+// # Threads and the hot path
+//
+// A call that does not wait is received, served and answered on one
+// locked OS thread (a worker) with no goroutine hand-off; a hand-off costs
+// tens of microseconds here against a round trip of about two. A call that
+// must wait is parked in the engine and the worker goes back to receiving;
+// whoever later completes it (another worker serving a semop or semctl,
+// the watcher applying an undo) answers it from its own thread.
+//
+// # Signals
+//
+// The filter is installed with SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV: once
+// a notification has been received, only a fatal signal can end the
+// trapped call. A successful answer therefore always reaches the caller
+// and no update can be lost or applied twice. Linux ends an interruptible
+// semop wait with EINTR when a signal that is not blocked is pending; the
+// watcher reproduces that by reading the waiter's pending and blocked
+// signal masks from /proc/TID/status, and ends the wait with EINTR through
+// the engine's Cancel, which decides atomically against a concurrent
+// completion. The caller returns EINTR and then runs its handler; the
+// call is never restarted, as in Linux. The polling interval starts small
+// and backs off for long waits, which bounds the signal-to-EINTR latency.
+//
+// # Identity
+//
+// The engine needs the caller's thread group (the undo owner, and the pid
+// recorded as sempid), its effective ids, groups and capabilities. They
+// are read from /proc/TID/status the first time a thread is seen, and
+// checked against pid reuse by asking the listener whether the
+// notification is still valid after the read. The filter also traps the
+// calls that change credentials (set*id, setgroups, capset, execve) and
+// lets them continue after marking the cache stale, so a changed identity
+// is read again on the next semaphore call. Threads and thread groups are
+// watched with pidfds: a thread's exit drops its cache entry and cancels
+// its wait; a thread group's exit applies its SEM_UNDO adjustments.
+package supervisor

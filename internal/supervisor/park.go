@@ -1,0 +1,249 @@
+package supervisor
+
+import (
+	"container/heap"
+	"time"
+
+	"github.com/sembox/sembox/abi"
+	"github.com/sembox/sembox/internal/seccomp"
+	"github.com/sembox/sembox/internal/semsys"
+	"github.com/sembox/sembox/sem"
+)
+
+// Signal polling intervals for a parked call: the first check comes
+// quickly, later ones back off so that long waits cost little.
+const (
+	firstSignalCheck = 200 * time.Microsecond
+	maxSignalCheck   = 20 * time.Millisecond
+	// statusReadsPerSecond caps the /proc reads of all parked calls
+	// together; with many parked calls each is checked less often.
+	statusReadsPerSecond = 20000
+)
+
+// call is a semop or semtimedop call parked in the engine.
+type call struct {
+	s  *Supervisor
+	w  sem.Waiter
+	id uint64 // the notification to answer
+	th *thread
+
+	// The fields below are protected by s.mu.
+	finished    bool          // answered, or being answered
+	index       int           // position in s.parked, -1 if not there
+	due         time.Duration // when the watcher looks at it next
+	deadline    time.Duration // when its timeout expires, if hasDeadline
+	hasDeadline bool
+	interval    time.Duration // current signal polling interval
+
+	// For the trace.
+	nr   int32
+	args [6]uint64
+	sops []abi.Sembuf
+}
+
+func (s *Supervisor) newCall() *call {
+	c := &call{s: s, index: -1}
+	c.w.Done = c.completed
+	c.w.Alive = c.alive
+	return c
+}
+
+// alive reports whether the parked caller still waits for its answer.
+func (c *call) alive(*sem.Waiter) bool {
+	return seccomp.IDValid(c.s.fd, c.id) == nil
+}
+
+// completed is the engine's Done callback: another caller completed the
+// wait. It answers on the completer's thread.
+func (c *call) completed(w *sem.Waiter) {
+	s := c.s
+	s.mu.Lock()
+	c.finished = true
+	if c.index >= 0 {
+		heap.Remove(&s.parked, c.index)
+	}
+	s.mu.Unlock()
+	c.answer(w.Err)
+}
+
+// answer sends the call's result.
+func (c *call) answer(err sem.Errno) {
+	s := c.s
+	if s.trace != nil {
+		s.trace.parked(c, err)
+	}
+	resp := seccomp.NotifResp{ID: c.id}
+	if err != 0 {
+		resp.Error = -int32(err)
+	}
+	s.served.Add(1)
+	_ = seccomp.Send(s.fd, &resp)
+}
+
+// park registers a call the engine has queued, so that its timeout,
+// signals and death are watched.
+func (s *Supervisor) park(c *call, th *thread, n *seccomp.Notif, r *semsys.SemopResult, sc *semsys.Scratch) {
+	c.id = n.ID
+	c.th = th
+	if s.trace != nil {
+		c.nr, c.args = n.Data.Nr, n.Data.Args
+		c.sops = append(c.sops[:0], sc.Sops()...)
+		s.trace.call(n, sc, 0, 0, traceBlocked)
+	}
+	t := now()
+	s.mu.Lock()
+	if c.finished {
+		// Completed by another worker before we got here.
+		s.mu.Unlock()
+		return
+	}
+	c.hasDeadline = r.HasTimeout
+	if r.HasTimeout {
+		c.deadline = t + time.Duration(r.Timeout.Sec)*time.Second + time.Duration(r.Timeout.Nsec)
+	}
+	c.interval = firstSignalCheck
+	c.due = c.nextDue(t)
+	heap.Push(&s.parked, c)
+	s.mu.Unlock()
+	select {
+	case s.kick <- struct{}{}:
+	default:
+	}
+}
+
+// nextDue is the earlier of the next signal check and the deadline.
+// Precondition: s.mu is held.
+func (c *call) nextDue(t time.Duration) time.Duration {
+	due := t + c.interval
+	if c.hasDeadline && c.deadline < due {
+		due = c.deadline
+	}
+	return due
+}
+
+// parkedOf returns the parked calls of a thread group.
+func (s *Supervisor) parkedOf(p *process) []*call {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []*call
+	for _, c := range s.parked {
+		if c.th.proc == p {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// cancelThread ends the parked call of a thread that has exited.
+func (s *Supervisor) cancelThread(th *thread) {
+	s.mu.Lock()
+	var mine *call
+	for _, c := range s.parked {
+		if c.th == th {
+			mine = c
+			break
+		}
+	}
+	if mine != nil {
+		mine.finished = true
+		heap.Remove(&s.parked, mine.index)
+	}
+	s.mu.Unlock()
+	if mine != nil {
+		s.ns.Cancel(&mine.w, sem.EINTR) // nobody is left to answer
+	}
+}
+
+// watchParked ends parked calls whose timeout expired (EAGAIN) or whose
+// thread has a pending, unblocked signal (EINTR).
+func (s *Supervisor) watchParked() {
+	timer := time.NewTimer(time.Hour)
+	buf := make([]byte, 4096)
+	var st taskStatus
+	for {
+		s.mu.Lock()
+		wait := time.Hour
+		if len(s.parked) > 0 {
+			wait = s.parked[0].due - now()
+		}
+		s.mu.Unlock()
+		if wait > 0 {
+			timer.Reset(wait)
+			select {
+			case <-timer.C:
+			case <-s.kick:
+				if !timer.Stop() {
+					<-timer.C
+				}
+				continue
+			}
+		}
+		t := now()
+		for {
+			s.mu.Lock()
+			if len(s.parked) == 0 || s.parked[0].due > t {
+				s.mu.Unlock()
+				break
+			}
+			c := heap.Pop(&s.parked).(*call)
+			timedOut := c.hasDeadline && c.deadline <= t
+			s.mu.Unlock()
+
+			var reason sem.Errno
+			if timedOut {
+				reason = sem.EAGAIN
+			} else if readTaskStatus(c.th.tid, buf, &st) == nil && st.pendingUnblocked() {
+				reason = sem.EINTR
+			}
+			if reason != 0 {
+				if s.ns.Cancel(&c.w, reason) {
+					s.mu.Lock()
+					c.finished = true
+					s.mu.Unlock()
+					c.answer(reason)
+				}
+				// Otherwise the engine completed it; Done answers.
+				continue
+			}
+			s.mu.Lock()
+			if !c.finished {
+				c.interval = min(c.interval*2, s.pollCapLocked())
+				c.due = c.nextDue(now())
+				heap.Push(&s.parked, c)
+			}
+			s.mu.Unlock()
+		}
+	}
+}
+
+// pollCapLocked is the longest signal polling interval, stretched so that
+// all parked calls together stay under statusReadsPerSecond.
+// Precondition: s.mu is held.
+func (s *Supervisor) pollCapLocked() time.Duration {
+	spread := time.Duration(len(s.parked)+1) * time.Second / statusReadsPerSecond
+	return max(maxSignalCheck, spread)
+}
+
+// parkHeap orders parked calls by when they are due.
+type parkHeap []*call
+
+func (h parkHeap) Len() int           { return len(h) }
+func (h parkHeap) Less(i, j int) bool { return h[i].due < h[j].due }
+func (h parkHeap) Swap(i, j int) {
+	h[i], h[j] = h[j], h[i]
+	h[i].index = i
+	h[j].index = j
+}
+func (h *parkHeap) Push(x any) {
+	c := x.(*call)
+	c.index = len(*h)
+	*h = append(*h, c)
+}
+func (h *parkHeap) Pop() any {
+	old := *h
+	c := old[len(old)-1]
+	old[len(old)-1] = nil
+	c.index = -1
+	*h = old[:len(old)-1]
+	return c
+}

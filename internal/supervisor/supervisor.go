@@ -1,0 +1,374 @@
+package supervisor
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/sembox/sembox/internal/seccomp"
+	"github.com/sembox/sembox/internal/semsys"
+	"github.com/sembox/sembox/sem"
+)
+
+// pidfdThread is PIDFD_THREAD (Linux 6.9): a pidfd for one thread.
+const pidfdThread = unix.O_EXCL
+
+// CredentialSyscalls are the native system calls after which a thread's
+// identity may have changed. The filter must trap them (with
+// ExitSyscalls) in addition to the semaphore calls; the supervisor lets
+// them continue.
+var CredentialSyscalls = []int{
+	unix.SYS_SETUID, unix.SYS_SETGID, unix.SYS_SETREUID, unix.SYS_SETREGID,
+	unix.SYS_SETRESUID, unix.SYS_SETRESGID, unix.SYS_SETFSUID, unix.SYS_SETFSGID,
+	unix.SYS_SETGROUPS, unix.SYS_CAPSET, unix.SYS_EXECVE, unix.SYS_EXECVEAT,
+}
+
+// ExitSyscalls are trapped so that a thread group's SEM_UNDO adjustments
+// are applied before its parent can see it exit.
+var ExitSyscalls = []int{unix.SYS_EXIT_GROUP}
+
+// ExtraNotify lists every system call besides the semaphore calls that
+// the filter must trap for this supervisor.
+func ExtraNotify() []int {
+	return append(append([]int(nil), CredentialSyscalls...), ExitSyscalls...)
+}
+
+// Config configures a Supervisor.
+type Config struct {
+	Listener  int            // the seccomp listener fd
+	Namespace *sem.Namespace // the namespace that serves the sandbox
+	Trace     io.Writer      // one line per served call, or nil
+	Workers   int            // receiving threads; 0 means GOMAXPROCS
+}
+
+// Supervisor serves one sandbox's semaphore calls.
+type Supervisor struct {
+	fd    int
+	ns    *sem.Namespace
+	trace *tracer
+	epfd  int
+
+	threads sync.Map // int32 tid → *thread
+	procs   sync.Map // int32 tgid → *process
+
+	// mu protects parked and every call's parking fields.
+	mu     sync.Mutex
+	parked parkHeap
+	kick   chan struct{} // wakes the watcher when parked changes
+
+	served atomic.Uint64 // semaphore calls answered
+}
+
+// thread is a trapped thread as the supervisor knows it.
+type thread struct {
+	tid   int32
+	proc  *process
+	pidfd int // -1 if the kernel has no thread pidfds
+
+	// The fields below are used only by the worker serving the thread's
+	// current call: a thread makes one system call at a time.
+	task   sem.Task
+	cred   sem.Cred
+	gen    uint64      // proc.gen when cred was read
+	stale  atomic.Bool // set when the thread may have changed identity
+	status taskStatus
+}
+
+// process is a thread group: the undo owner.
+type process struct {
+	tgid  int32
+	undo  sem.UndoList
+	gen   atomic.Uint64 // bumped by execve: every thread's identity is stale
+	pidfd int
+}
+
+// New returns a supervisor for a listener. Call Serve to start it.
+func New(c Config) (*Supervisor, error) {
+	epfd, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
+	if err != nil {
+		return nil, fmt.Errorf("epoll_create1: %w", err)
+	}
+	s := &Supervisor{fd: c.Listener, ns: c.Namespace, epfd: epfd, kick: make(chan struct{}, 1)}
+	if c.Trace != nil {
+		s.trace = &tracer{w: c.Trace}
+	}
+	// Keep the caller's CPU: the kernel switches straight to the
+	// supervisor and back. Older kernels simply lack it.
+	_ = seccomp.SetSyncWakeUp(c.Listener)
+	return s, nil
+}
+
+// Serve starts the receiving workers and the watchers and returns. They
+// run until the process exits: a worker blocked in the listener's receive
+// cannot be woken once the sandbox is gone.
+func (s *Supervisor) Serve(workers int) {
+	if workers <= 0 {
+		workers = runtime.GOMAXPROCS(0)
+	}
+	for range workers {
+		go s.worker()
+	}
+	go s.watchExits()
+	go s.watchParked()
+}
+
+// Served returns the number of semaphore calls answered so far.
+func (s *Supervisor) Served() uint64 { return s.served.Load() }
+
+// worker receives and serves calls on one locked OS thread.
+type worker struct {
+	s     *Supervisor
+	n     seccomp.Notif
+	resp  seccomp.NotifResp
+	mem   taskMemory
+	sc    semsys.Scratch
+	spare *call // a parked-call record ready for the next semop
+	buf   []byte
+}
+
+func (s *Supervisor) worker() {
+	runtime.LockOSThread()
+	w := &worker{s: s, buf: make([]byte, 4096)}
+	for {
+		if err := seccomp.Recv(s.fd, &w.n); err != nil {
+			if err == unix.ENOENT {
+				continue // the caller went away before we received it
+			}
+			return
+		}
+		w.serve()
+	}
+}
+
+// serve answers the notification in w.n.
+func (w *worker) serve() {
+	s, n := w.s, &w.n
+	switch n.Data.Nr {
+	case unix.SYS_SEMGET, unix.SYS_SEMOP, unix.SYS_SEMTIMEDOP, unix.SYS_SEMCTL:
+	case unix.SYS_EXIT_GROUP:
+		if th := s.knownThread(int32(n.PID)); th != nil {
+			s.groupExited(th.proc)
+		}
+		w.continueCall()
+		return
+	default:
+		if th := s.knownThread(int32(n.PID)); th != nil {
+			if n.Data.Nr == unix.SYS_EXECVE || n.Data.Nr == unix.SYS_EXECVEAT {
+				th.proc.gen.Add(1)
+			} else {
+				th.stale.Store(true)
+			}
+		}
+		w.continueCall()
+		return
+	}
+
+	th := w.thread()
+	if th == nil {
+		return // the caller is gone
+	}
+	a := &n.Data.Args
+	w.mem.tid = th.tid
+	var val int64
+	var err sem.Errno
+	switch n.Data.Nr {
+	case unix.SYS_SEMGET:
+		val, err = semsys.Semget(s.ns, &th.task, a[0], a[1], a[2])
+	case unix.SYS_SEMCTL:
+		val, err = semsys.Semctl(s.ns, &th.task, &w.mem, &w.sc, a[0], a[1], a[2], a[3])
+	default:
+		timeout := a[3]
+		if n.Data.Nr == unix.SYS_SEMOP {
+			timeout = 0
+		}
+		if w.spare == nil {
+			w.spare = s.newCall()
+		}
+		c := w.spare
+		r := semsys.Semtimedop(s.ns, &th.task, &w.mem, &w.sc, a[0], a[1], a[2], timeout, &c.w)
+		if r.Blocked {
+			w.spare = nil
+			s.park(c, th, n, &r, &w.sc)
+			return
+		}
+		err = r.Err
+	}
+	if s.trace != nil {
+		s.trace.call(n, &w.sc, val, err, traceDone)
+	}
+	w.reply(val, err)
+}
+
+func (w *worker) reply(val int64, err sem.Errno) {
+	w.resp = seccomp.NotifResp{ID: w.n.ID, Val: val}
+	if err != 0 {
+		w.resp.Val, w.resp.Error = 0, -int32(err)
+	}
+	w.s.served.Add(1)
+	_ = seccomp.Send(w.s.fd, &w.resp)
+}
+
+func (w *worker) continueCall() {
+	w.resp = seccomp.NotifResp{ID: w.n.ID, Flags: seccomp.FlagContinue}
+	_ = seccomp.Send(w.s.fd, &w.resp)
+}
+
+func (s *Supervisor) knownThread(tid int32) *thread {
+	if v, ok := s.threads.Load(tid); ok {
+		return v.(*thread)
+	}
+	return nil
+}
+
+// thread returns the calling thread with a current identity, or nil if
+// the caller is gone.
+func (w *worker) thread() *thread {
+	s, n := w.s, &w.n
+	tid := int32(n.PID)
+	th := s.knownThread(tid)
+	if th != nil {
+		if !th.stale.Load() && th.gen == th.proc.gen.Load() {
+			return th
+		}
+		gen := th.proc.gen.Load()
+		th.stale.Store(false)
+		if readTaskStatus(tid, w.buf, &th.status) != nil || seccomp.IDValid(s.fd, n.ID) != nil {
+			return nil
+		}
+		th.gen = gen
+		th.cred = th.status.cred
+		th.cred.Groups = append([]uint32(nil), th.status.cred.Groups...)
+		return th
+	}
+
+	th = &thread{tid: tid, pidfd: -1}
+	if readTaskStatus(tid, w.buf, &th.status) != nil {
+		return nil
+	}
+	if fd, err := unix.PidfdOpen(int(tid), pidfdThread); err == nil {
+		th.pidfd = fd
+	}
+	// The status and the pidfd belong to the caller only if its
+	// notification is still pending now: tids are reused.
+	if seccomp.IDValid(s.fd, n.ID) != nil {
+		closeFD(th.pidfd)
+		return nil
+	}
+	proc := s.process(th.status.tgid)
+	if proc == nil {
+		closeFD(th.pidfd)
+		return nil
+	}
+	th.proc = proc
+	th.gen = proc.gen.Load()
+	th.cred = th.status.cred
+	th.cred.Groups = append([]uint32(nil), th.status.cred.Groups...)
+	th.task = sem.Task{PID: proc.tgid, Cred: &th.cred, Undo: &proc.undo}
+	if prev, loaded := s.threads.LoadOrStore(tid, th); loaded {
+		closeFD(th.pidfd)
+		return prev.(*thread)
+	}
+	if th.pidfd >= 0 {
+		s.watchFD(th.pidfd, tid, eventThread)
+	}
+	return th
+}
+
+// process returns the thread group tgid, registering it on first sight.
+// Precondition: a thread of tgid has a valid notification pending, so
+// tgid names the right group.
+func (s *Supervisor) process(tgid int32) *process {
+	if v, ok := s.procs.Load(tgid); ok {
+		return v.(*process)
+	}
+	fd, err := unix.PidfdOpen(int(tgid), 0)
+	if err != nil {
+		return nil
+	}
+	p := &process{tgid: tgid, pidfd: fd}
+	if prev, loaded := s.procs.LoadOrStore(tgid, p); loaded {
+		unix.Close(fd)
+		return prev.(*process)
+	}
+	s.watchFD(fd, tgid, eventProcess)
+	return p
+}
+
+// groupExited cancels the waits of a thread group's threads (they are dead
+// or dying) and applies its undo adjustments. It may run twice for one
+// group: at exit_group and when the group's pidfd fires; the second run
+// applies what was recorded in between.
+func (s *Supervisor) groupExited(p *process) {
+	for _, c := range s.parkedOf(p) {
+		s.ns.Cancel(&c.w, sem.EINTR)
+	}
+	s.ns.ExitUndo(&p.undo, p.tgid)
+}
+
+const (
+	eventThread  = 0
+	eventProcess = 1
+)
+
+func (s *Supervisor) watchFD(fd int, id int32, kind int32) {
+	ev := unix.EpollEvent{Events: unix.EPOLLIN, Fd: id, Pad: kind}
+	_ = unix.EpollCtl(s.epfd, unix.EPOLL_CTL_ADD, fd, &ev)
+}
+
+// watchExits handles pidfd events: a thread's exit drops it, a thread
+// group's exit applies its undo list.
+func (s *Supervisor) watchExits() {
+	events := make([]unix.EpollEvent, 64)
+	for {
+		n, err := unix.EpollWait(s.epfd, events, -1)
+		if err != nil {
+			if errors.Is(err, unix.EINTR) {
+				continue
+			}
+			return
+		}
+		for _, ev := range events[:n] {
+			switch ev.Pad {
+			case eventThread:
+				if v, ok := s.threads.LoadAndDelete(ev.Fd); ok {
+					th := v.(*thread)
+					s.cancelThread(th)
+					unix.EpollCtl(s.epfd, unix.EPOLL_CTL_DEL, th.pidfd, nil)
+					unix.Close(th.pidfd)
+				}
+			case eventProcess:
+				if v, ok := s.procs.LoadAndDelete(ev.Fd); ok {
+					p := v.(*process)
+					s.groupExited(p)
+					s.threads.Range(func(k, v any) bool {
+						if v.(*thread).proc == p {
+							s.threads.Delete(k)
+						}
+						return true
+					})
+					unix.EpollCtl(s.epfd, unix.EPOLL_CTL_DEL, p.pidfd, nil)
+					unix.Close(p.pidfd)
+				}
+			}
+		}
+	}
+}
+
+func closeFD(fd int) {
+	if fd >= 0 {
+		unix.Close(fd)
+	}
+}
+
+// now is the supervisor's monotonic clock.
+func now() time.Duration { return time.Duration(nanotime()) }
+
+var start = time.Now()
+
+func nanotime() int64 { return int64(time.Since(start)) }
