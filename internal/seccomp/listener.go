@@ -23,12 +23,19 @@ var ErrSyncWakeUpUnsupported = &unsupportedError{"SECCOMP_USER_NOTIF_FD_SYNC_WAK
 // in n. It zeroes n first, as the kernel requires, and retries when
 // interrupted by a signal (EINTR).
 //
-// Recv returns the raw errno on failure. ENOENT means a notification was
-// queued but its task was killed or its wait interrupted before it could be
-// received; the caller should go back to waiting (with [Poll] if it needs to
-// notice that the sandbox has exited: once every task using the filter is
-// gone Recv blocks forever, and closing fd from another thread does not wake
-// it).
+// Recv returns the raw errno on failure. ENOENT has two meanings: a
+// notification was queued but its task was killed (or its wait interrupted)
+// before it could be received, or no task uses the filter any more. In the
+// second case [Poll] reports POLLHUP, a Recv blocked at that moment wakes
+// up with ENOENT, and later ones fail at once; so a supervisor loop should
+// check Poll after ENOENT rather than retry blindly.
+//
+// Closing fd does not wake a Recv blocked on it in another thread: the
+// kernel tears the listener down (failing trapped calls with ENOSYS) only
+// when that Recv returns, which it does, successfully, at the next
+// notification, by which time the fd number may have been reused. Stop the
+// receiving goroutines (for example by polling with a timeout) before
+// closing the listener.
 func Recv(fd int, n *Notif) error {
 	for {
 		*n = Notif{}

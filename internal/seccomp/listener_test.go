@@ -464,3 +464,34 @@ func TestCheckFlags(t *testing.T) {
 		})
 	}
 }
+
+// TestCloseWhileRecvBlocked documents a kernel subtlety that the Recv doc
+// warns about: close does not wake a blocked Recv, and the listener is torn
+// down only when that Recv returns (with the next notification, whose call
+// then fails with ENOSYS).
+func TestCloseWhileRecvBlocked(t *testing.T) {
+	tt := startTrapped(t, testProgram(t), listenerFlags)
+	blocked := make(chan error, 1)
+	go func() {
+		var n Notif
+		blocked <- Recv(tt.listener, &n)
+	}()
+	time.Sleep(50 * time.Millisecond)
+	unix.Close(tt.listener)
+	select {
+	case err := <-blocked:
+		t.Fatalf("close woke the blocked Recv (%v); the kernel's behaviour changed", err)
+	case <-time.After(100 * time.Millisecond):
+	}
+	var got callResult
+	tt.do(func() { got.r, got.e = syscall3(semgetNr, 0, 0, 0) })
+	if got.e != unix.ENOSYS {
+		t.Errorf("trapped call after close: %v, want ENOSYS", got)
+	}
+	select {
+	case err := <-blocked:
+		t.Logf("blocked Recv returned %v", err)
+	case <-time.After(5 * time.Second):
+		t.Errorf("blocked Recv did not return after the next notification")
+	}
+}
