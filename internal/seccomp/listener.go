@@ -17,7 +17,7 @@ import (
 // does not know SECCOMP_IOCTL_NOTIF_SET_FLAGS or
 // SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP (both appeared in Linux 6.6). It wraps
 // [errors.ErrUnsupported].
-var ErrSyncWakeUpUnsupported = &unsupportedError{"SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP (Linux 6.6)"}
+var ErrSyncWakeUpUnsupported error = &unsupportedError{"SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP (Linux 6.6)"}
 
 // Recv waits for the next trapped system call on listener fd and stores it
 // in n. It zeroes n first, as the kernel requires, and retries when
