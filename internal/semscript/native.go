@@ -1,0 +1,110 @@
+package semscript
+
+import (
+	"bytes"
+	_ "embed"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+)
+
+// cSource is the native executor (c/semexec.c).
+//
+//go:embed c/semexec.c
+var cSource []byte
+
+// BuildNative compiles the native executor into dir with
+// gcc -O2 -Wall -Werror and returns the path of the binary.
+func BuildNative(dir string) (string, error) {
+	src := filepath.Join(dir, "semexec.c")
+	bin := filepath.Join(dir, "semexec")
+	if err := os.WriteFile(src, cSource, 0o644); err != nil {
+		return "", err
+	}
+	cmd := exec.Command("gcc", "-O2", "-Wall", "-Werror", "-o", bin, src)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("gcc: %v\n%s", err, out)
+	}
+	return bin, nil
+}
+
+// CheckUnshare reports whether this process may create IPC namespaces
+// (unshare --ipc works), which RunNative needs.
+func CheckUnshare() error {
+	out, err := exec.Command("unshare", "--ipc", "true").CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("unshare --ipc: %v: %s", err, bytes.TrimSpace(out))
+	}
+	return nil
+}
+
+// ErrScript is returned by RunNative when the C executor rejects the script.
+var ErrScript = errors.New("native executor rejected the script")
+
+// RunNative runs script through the native executor bin in a fresh IPC
+// namespace (unshare --ipc) and returns its output.
+func RunNative(bin, script string) (string, error) {
+	cmd := exec.Command("unshare", "--ipc", bin)
+	cmd.Stdin = strings.NewReader(script)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	var ee *exec.ExitError
+	switch {
+	case err == nil:
+		return stdout.String(), nil
+	case errors.As(err, &ee) && ee.ExitCode() == 2:
+		return stdout.String(), fmt.Errorf("%w: %s", ErrScript, bytes.TrimSpace(stderr.Bytes()))
+	default:
+		return stdout.String(), fmt.Errorf("native executor: %v: %s", err, bytes.TrimSpace(stderr.Bytes()))
+	}
+}
+
+// Mismatch is the first line where two outputs differ.
+type Mismatch struct {
+	Line   int    // 0-based output line
+	Native string // the kernel's line, or "" if its output ended
+	Engine string // the engine's line, or "" if its output ended
+}
+
+// Compare returns the first line where the outputs differ, or nil.
+func Compare(native, engine string) *Mismatch {
+	a := strings.Split(strings.TrimSuffix(native, "\n"), "\n")
+	b := strings.Split(strings.TrimSuffix(engine, "\n"), "\n")
+	for i := 0; i < max(len(a), len(b)); i++ {
+		var x, y string
+		if i < len(a) {
+			x = a[i]
+		}
+		if i < len(b) {
+			y = b[i]
+		}
+		if x != y {
+			return &Mismatch{Line: i, Native: x, Engine: y}
+		}
+	}
+	return nil
+}
+
+// Report renders m with up to context preceding lines of output.
+func (m *Mismatch) Report(native string, context int) string {
+	var b strings.Builder
+	lines := strings.Split(native, "\n")
+	from := max(0, m.Line-context)
+	for i := from; i < m.Line && i < len(lines); i++ {
+		fmt.Fprintf(&b, "    %4d   %s\n", i+1, lines[i])
+	}
+	fmt.Fprintf(&b, "  kernel %4d - %s\n", m.Line+1, orEnd(m.Native))
+	fmt.Fprintf(&b, "  engine %4d + %s\n", m.Line+1, orEnd(m.Engine))
+	return b.String()
+}
+
+func orEnd(s string) string {
+	if s == "" {
+		return "(end of output)"
+	}
+	return s
+}
