@@ -63,6 +63,11 @@ type Config struct {
 	// ExtraNotify lists native system call numbers to trap in addition to
 	// the semaphore calls (see seccomp.SemaphorePolicy).
 	ExtraNotify []int
+	// OnListener, if set, is called with the listener fd as soon as it
+	// arrives, before the program is exec'd. A caller that traps execve
+	// (or anything the helper calls before execve completes) must start
+	// serving the listener here, or Start would wait forever.
+	OnListener func(listener int)
 }
 
 // Sandbox is a running program with the filter installed.
@@ -77,6 +82,8 @@ type Sandbox struct {
 	Listener int
 	// NoNewPrivs reports whether the helper set no_new_privs.
 	NoNewPrivs bool
+
+	onListener func(int)
 }
 
 // Wait waits for the program to exit and returns its wait status. It does
@@ -175,7 +182,7 @@ func Start(c Config) (*Sandbox, error) {
 	if err != nil {
 		return nil, fmt.Errorf("launch: starting the sandbox helper: %w", err)
 	}
-	sb := &Sandbox{Process: proc, Listener: -1}
+	sb := &Sandbox{Process: proc, Listener: -1, onListener: c.OnListener}
 	if err := sb.handshake(sock); err != nil {
 		if sb.Listener >= 0 {
 			unix.Close(sb.Listener)
@@ -215,6 +222,9 @@ func (s *Sandbox) handshake(sock int) error {
 	}
 	s.Listener = listener
 	s.NoNewPrivs = msg[1] == 1
+	if s.onListener != nil {
+		s.onListener(listener)
+	}
 	if _, err := unix.Write(sock, []byte{msgAck}); err != nil {
 		return fmt.Errorf("launch: acknowledging the listener: %w", err)
 	}

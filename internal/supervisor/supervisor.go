@@ -138,7 +138,12 @@ func (s *Supervisor) worker() {
 	for {
 		if err := seccomp.Recv(s.fd, &w.n); err != nil {
 			if err == unix.ENOENT {
-				continue // the caller went away before we received it
+				// Either the caller went away before we received its
+				// call, or no task uses the filter any more.
+				if ev, perr := seccomp.Poll(s.fd, 0); perr == nil && ev&unix.POLLHUP != 0 {
+					return
+				}
+				continue
 			}
 			return
 		}

@@ -1,0 +1,61 @@
+// Command sembox runs Linux programs with a private System V semaphore
+// namespace served in user space. See `sembox help`.
+package main
+
+import (
+	"fmt"
+	"os"
+
+	"github.com/sembox/sembox/internal/launch"
+)
+
+const usage = `sembox — System V semaphores served outside the kernel
+
+Usage:
+  sembox run [flags] [--] PROG [ARGS...]
+        Run PROG and all its descendants with a private SysV semaphore
+        namespace. Their semget, semop, semtimedop and semctl calls are
+        trapped (seccomp user notification) and answered by sembox with
+        Linux's exact semantics; every other system call runs natively.
+        The namespace starts empty and disappears when the last process
+        of the sandbox has exited. sembox exits with PROG's status
+        (128+N if PROG was killed by signal N).
+
+  sembox help
+        Show this text.
+
+Flags of run:
+  --limits "SEMMSL SEMMNS SEMOPM SEMMNI"
+        Start the namespace with these limits, in the order of
+        /proc/sys/kernel/sem (default "32000 1024000000 500 32000").
+  --trace[=FILE]
+        Print one strace-like line per served call, with its result, to
+        FILE (default: standard error).
+
+Examples:
+  sembox run -- ipcmk -S 3          # create a set inside a fresh sandbox
+  sembox run --trace -- python3 app.py
+
+Limits: 32-bit (i386, x32) semaphore calls fail with ENOSYS inside the
+sandbox; run as an unprivileged user, sembox sets NO_NEW_PRIVS, so
+setuid programs lose their privileges.
+`
+
+func main() {
+	if launch.IsHelper() {
+		launch.HelperMain()
+	}
+	if len(os.Args) < 2 {
+		fmt.Fprint(os.Stderr, usage)
+		os.Exit(2)
+	}
+	switch os.Args[1] {
+	case "run":
+		os.Exit(run(os.Args[2:]))
+	case "help", "-h", "--help":
+		fmt.Print(usage)
+	default:
+		fmt.Fprintf(os.Stderr, "sembox: unknown command %q (try 'sembox help')\n", os.Args[1])
+		os.Exit(2)
+	}
+}

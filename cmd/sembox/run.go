@@ -1,0 +1,200 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strconv"
+	"strings"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/sembox/sembox/internal/launch"
+	"github.com/sembox/sembox/internal/supervisor"
+	"github.com/sembox/sembox/sem"
+)
+
+// runOptions are the parsed flags of `sembox run`.
+type runOptions struct {
+	limits    *sem.Limits
+	trace     bool
+	traceFile string
+	argv      []string
+}
+
+// parseRunArgs parses `[flags] [--] PROG ARGS...`. Flags stop at "--" or
+// at the first argument that is not a flag.
+func parseRunArgs(args []string) (*runOptions, error) {
+	o := &runOptions{}
+	for len(args) > 0 {
+		a := args[0]
+		if a == "--" {
+			args = args[1:]
+			break
+		}
+		if !strings.HasPrefix(a, "-") {
+			break
+		}
+		args = args[1:]
+		name, val, hasVal := strings.Cut(strings.TrimLeft(a, "-"), "=")
+		switch name {
+		case "trace":
+			o.trace, o.traceFile = true, val
+		case "limits":
+			if !hasVal {
+				if len(args) == 0 {
+					return nil, errors.New("--limits needs a value")
+				}
+				val, args = args[0], args[1:]
+			}
+			l, err := parseLimits(val)
+			if err != nil {
+				return nil, err
+			}
+			o.limits = &l
+		default:
+			return nil, fmt.Errorf("unknown flag %q", a)
+		}
+	}
+	if len(args) == 0 {
+		return nil, errors.New("no program to run")
+	}
+	o.argv = args
+	return o, nil
+}
+
+// parseLimits reads "SEMMSL SEMMNS SEMOPM SEMMNI".
+func parseLimits(s string) (sem.Limits, error) {
+	f := strings.Fields(s)
+	if len(f) != 4 {
+		return sem.Limits{}, fmt.Errorf("--limits wants 4 numbers \"SEMMSL SEMMNS SEMOPM SEMMNI\", got %q", s)
+	}
+	var v [4]int32
+	for i := range f {
+		n, err := strconv.ParseInt(f[i], 10, 32)
+		if err != nil || n < 0 {
+			return sem.Limits{}, fmt.Errorf("--limits: bad number %q", f[i])
+		}
+		v[i] = int32(n)
+	}
+	return sem.Limits{SEMMSL: v[0], SEMMNS: v[1], SEMOPM: v[2], SEMMNI: v[3]}, nil
+}
+
+// run implements `sembox run` and returns the exit status.
+func run(args []string) int {
+	o, err := parseRunArgs(args)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "sembox run: %v\n", err)
+		return 2
+	}
+	ns := sem.NewNamespace(sem.SystemClock{})
+	if o.limits != nil {
+		if e := ns.SetLimits(*o.limits); e != 0 {
+			fmt.Fprintf(os.Stderr, "sembox run: --limits: %v\n", e)
+			return 2
+		}
+	}
+	var trace io.Writer
+	if o.trace {
+		trace = os.Stderr
+		if o.traceFile != "" {
+			f, err := os.Create(o.traceFile)
+			if err != nil {
+				fmt.Fprintf(os.Stderr, "sembox run: %v\n", err)
+				return 2
+			}
+			defer f.Close()
+			trace = f
+		}
+	}
+
+	// Orphaned descendants are reparented to sembox, so it can reap them
+	// and knows when the sandbox's last process is gone.
+	if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
+		fmt.Fprintf(os.Stderr, "sembox run: PR_SET_CHILD_SUBREAPER: %v\n", err)
+		return 1
+	}
+
+	sigs := make(chan os.Signal, 16)
+	signal.Notify(sigs, unix.SIGINT, unix.SIGTERM, unix.SIGHUP, unix.SIGQUIT)
+
+	// The supervisor must serve from the moment the listener exists: the
+	// filter traps execve, which the helper calls to become the program.
+	var sup *supervisor.Supervisor
+	var supErr error
+	sb, err := launch.Start(launch.Config{
+		Path:        o.argv[0],
+		Args:        o.argv,
+		ExtraNotify: supervisor.ExtraNotify(),
+		OnListener: func(fd int) {
+			sup, supErr = supervisor.New(supervisor.Config{Listener: fd, Namespace: ns, Trace: trace})
+			if supErr == nil {
+				sup.Serve(0)
+			}
+		},
+	})
+	if err != nil {
+		var se *launch.StartError
+		if errors.As(err, &se) {
+			return se.Status // the helper has said why
+		}
+		fmt.Fprintf(os.Stderr, "sembox run: %v\n", err)
+		return 1
+	}
+	if supErr != nil {
+		fmt.Fprintf(os.Stderr, "sembox run: %v\n", supErr)
+		sb.Process.Kill()
+		return 1
+	}
+
+	root := sb.Process.Pid
+	go forwardSignals(sigs, root)
+	return reapAll(root)
+}
+
+// forwardSignals passes the signals sembox receives to the sandbox's root
+// process. SIGINT and SIGQUIT typed at a terminal already reach the whole
+// foreground process group, the program included, so they are not sent a
+// second time.
+func forwardSignals(sigs <-chan os.Signal, root int) {
+	for s := range sigs {
+		sig := s.(unix.Signal)
+		if (sig == unix.SIGINT || sig == unix.SIGQUIT) && inForegroundOfTerminal() {
+			continue
+		}
+		unix.Kill(root, sig)
+	}
+}
+
+func inForegroundOfTerminal() bool {
+	pgrp, err := unix.IoctlGetInt(0, unix.TIOCGPGRP)
+	return err == nil && pgrp == unix.Getpgrp()
+}
+
+// reapAll reaps every process of the sandbox (sembox is their subreaper)
+// until none is left, and returns the root process's exit status in the
+// shell's convention.
+func reapAll(root int) int {
+	code := 0
+	for {
+		var ws unix.WaitStatus
+		pid, err := unix.Wait4(-1, &ws, unix.WALL, nil)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return code // ECHILD: the sandbox is empty
+		}
+		if pid != root {
+			continue
+		}
+		switch {
+		case ws.Exited():
+			code = ws.ExitStatus()
+		case ws.Signaled():
+			code = 128 + int(ws.Signal())
+		}
+	}
+}

@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Installs what sembox's build and tests need on a Debian machine (run as
+# root). Safe to run again: installed packages are skipped quickly.
+set -euo pipefail
+
+# Debian packages the test suite uses.
+packages=(gcc libc6-dev make util-linux procps)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  echo "setup: installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+command -v go >/dev/null || { echo "setup: Go is required (https://go.dev/dl/)"; exit 1; }
+echo "setup: ok ($(go version))"
