@@ -20,6 +20,7 @@ import (
 type runOptions struct {
 	limits    *sem.Limits
 	trace     bool
+	floor     bool // hidden: answer every call with 0 (benchmark floor)
 	traceFile string
 	argv      []string
 }
@@ -40,6 +41,8 @@ func parseRunArgs(args []string) (*runOptions, error) {
 		args = args[1:]
 		name, val, hasVal := strings.Cut(strings.TrimLeft(a, "-"), "=")
 		switch name {
+		case "bench-floor":
+			o.floor = true
 		case "trace":
 			o.trace, o.traceFile = true, val
 		case "limits":
@@ -129,7 +132,7 @@ func run(args []string) int {
 		Args:        o.argv,
 		ExtraNotify: supervisor.ExtraNotify(),
 		OnListener: func(fd int) {
-			sup, supErr = supervisor.New(supervisor.Config{Listener: fd, Namespace: ns, Trace: trace})
+			sup, supErr = supervisor.New(supervisor.Config{Listener: fd, Namespace: ns, Trace: trace, Floor: o.floor})
 			if supErr == nil {
 				sup.Serve(0)
 			}
