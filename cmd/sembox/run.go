@@ -20,6 +20,7 @@ import (
 type runOptions struct {
 	limits    *sem.Limits
 	trace     bool
+	noProc    bool // do not serve the /proc views (no open() is trapped)
 	floor     bool // hidden: answer every call with 0 (benchmark floor)
 	traceFile string
 	argv      []string
@@ -41,6 +42,8 @@ func parseRunArgs(args []string) (*runOptions, error) {
 		args = args[1:]
 		name, val, hasVal := strings.Cut(strings.TrimLeft(a, "-"), "=")
 		switch name {
+		case "no-proc":
+			o.noProc = true
 		case "bench-floor":
 			o.floor = true
 		case "trace":
@@ -130,7 +133,7 @@ func run(args []string) int {
 	sb, err := launch.Start(launch.Config{
 		Path:        o.argv[0],
 		Args:        o.argv,
-		ExtraNotify: supervisor.ExtraNotify(),
+		ExtraNotify: supervisor.ExtraNotify(!o.noProc),
 		OnListener: func(fd int) {
 			sup, supErr = supervisor.New(supervisor.Config{Listener: fd, Namespace: ns, Trace: trace, Floor: o.floor})
 			if supErr == nil {

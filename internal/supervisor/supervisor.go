@@ -35,8 +35,12 @@ var ExitSyscalls = []int{unix.SYS_EXIT_GROUP}
 
 // ExtraNotify lists every system call besides the semaphore calls that
 // the filter must trap for this supervisor.
-func ExtraNotify() []int {
-	return append(append([]int(nil), CredentialSyscalls...), ExitSyscalls...)
+func ExtraNotify(procViews bool) []int {
+	extra := append(append([]int(nil), CredentialSyscalls...), ExitSyscalls...)
+	if procViews {
+		extra = append(extra, OpenSyscalls...)
+	}
+	return extra
 }
 
 // Config configures a Supervisor.
@@ -68,6 +72,12 @@ type Supervisor struct {
 
 	served atomic.Uint64 // semaphore calls answered
 	floor  bool          // answer without serving (Config.Floor)
+
+	// writers are read ends of pipes handed out for writes to
+	// /proc/sys/kernel/sem, applied once their writers close them.
+	writersMu sync.Mutex
+	writers   []int
+	nwriters  atomic.Int32
 }
 
 // thread is a trapped thread as the supervisor knows it.
@@ -159,6 +169,9 @@ func (s *Supervisor) worker() {
 // serve answers the notification in w.n.
 func (w *worker) serve() {
 	s, n := w.s, &w.n
+	if s.nwriters.Load() > 0 {
+		s.drainWriters()
+	}
 	switch n.Data.Nr {
 	case unix.SYS_SEMGET, unix.SYS_SEMOP, unix.SYS_SEMTIMEDOP, unix.SYS_SEMCTL:
 	case unix.SYS_EXIT_GROUP:
@@ -168,6 +181,9 @@ func (w *worker) serve() {
 		w.continueCall()
 		return
 	default:
+		if w.serveOpen() {
+			return
+		}
 		if th := s.knownThread(int32(n.PID)); th != nil {
 			if n.Data.Nr == unix.SYS_EXECVE || n.Data.Nr == unix.SYS_EXECVEAT {
 				th.proc.gen.Add(1)

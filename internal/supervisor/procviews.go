@@ -1,0 +1,195 @@
+package supervisor
+
+import (
+	"bytes"
+	"encoding/binary"
+	"io"
+	"os"
+	"path"
+	"strconv"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/sembox/sembox/internal/seccomp"
+)
+
+// The /proc files that describe System V semaphores. Inside a sandbox
+// they must describe the sandbox's namespace, not the host's.
+const (
+	procSysvipcSem   = "/proc/sysvipc/sem"
+	procSysKernelSem = "/proc/sys/kernel/sem"
+)
+
+// serveOpen answers a trapped open, openat or openat2. Opens of the two
+// semaphore files get a file descriptor injected into the caller
+// (SECCOMP_IOCTL_NOTIF_ADDFD) whose content is the sandbox's; every other
+// open continues in the kernel untouched. It reports false if the call is
+// not an open.
+func (w *worker) serveOpen() bool {
+	n := &w.n
+	dirfd, pathAddr, flags, howAddr, ok := openArgs(n.Data.Nr, &n.Data.Args)
+	if !ok {
+		return false
+	}
+	w.mem.tid = int32(n.PID)
+	p, good := w.readPath(pathAddr)
+	if !good || !bytes.HasSuffix(p, []byte("sem")) {
+		w.continueCall()
+		return true
+	}
+	name := w.resolve(dirfd, string(p))
+	if name != procSysvipcSem && name != procSysKernelSem {
+		w.continueCall()
+		return true
+	}
+	if howAddr != 0 {
+		var how [8]byte
+		if w.mem.CopyIn(howAddr, how[:]) != 0 {
+			w.continueCall() // let the kernel report the fault
+			return true
+		}
+		flags = binary.LittleEndian.Uint64(how[:])
+	}
+	th := w.thread()
+	if th == nil || seccomp.IDValid(w.s.fd, n.ID) != nil {
+		return true
+	}
+	w.s.openView(w, th, name, flags)
+	return true
+}
+
+// openView injects a descriptor for one of the semaphore files.
+func (s *Supervisor) openView(w *worker, th *thread, name string, flags uint64) {
+	var fdFlags uint32
+	if flags&unix.O_CLOEXEC != 0 {
+		fdFlags = unix.O_CLOEXEC
+	}
+	writing := flags&unix.O_ACCMODE != unix.O_RDONLY
+	if writing {
+		// /proc/sysvipc/sem is read-only; /proc/sys/kernel/sem is
+		// root's (mode 0644).
+		if name == procSysvipcSem || (th.cred.EUID != 0 && !th.cred.CapSysAdmin) {
+			w.reply(0, unix.EACCES)
+			return
+		}
+		s.injectLimitsWriter(w, fdFlags)
+		return
+	}
+	var content []byte
+	if name == procSysvipcSem {
+		var b bytes.Buffer
+		s.ns.WriteProcSysvipcSem(&b)
+		content = b.Bytes()
+	} else {
+		content = []byte(s.ns.ProcSysKernelSem())
+	}
+	fd, err := unix.MemfdCreate("sembox"+name, unix.MFD_CLOEXEC)
+	if err != nil {
+		w.reply(0, unix.ENOMEM)
+		return
+	}
+	defer unix.Close(fd)
+	if _, err := unix.Write(fd, content); err != nil {
+		w.reply(0, unix.ENOMEM)
+		return
+	}
+	unix.Seek(fd, 0, io.SeekStart)
+	// The injected memfd is read-write; make it read-only for the caller
+	// by reopening it O_RDONLY.
+	ro, err := unix.Open("/proc/self/fd/"+strconv.Itoa(fd), unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		w.reply(0, unix.ENOMEM)
+		return
+	}
+	defer unix.Close(ro)
+	if _, err := seccomp.AddFD(s.fd, w.n.ID, ro, fdFlags, true); err != nil {
+		return // the caller is gone
+	}
+	s.served.Add(1)
+}
+
+// injectLimitsWriter gives the caller the write end of a pipe and applies
+// what it writes to the namespace's limits once it is closed, with the
+// kernel's validation. Unlike the kernel, an invalid value cannot fail
+// the write(2) itself.
+func (s *Supervisor) injectLimitsWriter(w *worker, fdFlags uint32) {
+	var p [2]int
+	if err := unix.Pipe2(p[:], unix.O_CLOEXEC); err != nil {
+		w.reply(0, unix.ENOMEM)
+		return
+	}
+	_, err := seccomp.AddFD(s.fd, w.n.ID, p[1], fdFlags, true)
+	unix.Close(p[1])
+	if err != nil {
+		unix.Close(p[0])
+		return
+	}
+	s.served.Add(1)
+	s.writersMu.Lock()
+	s.writers = append(s.writers, p[0])
+	s.writersMu.Unlock()
+	s.nwriters.Add(1)
+}
+
+// drainWriters applies the writes to /proc/sys/kernel/sem whose writers
+// have closed the file. It runs before every semaphore call or view open
+// while a writer is pending, so a program that writes the limits and then
+// uses them sees them applied, as with the kernel's synchronous write.
+func (s *Supervisor) drainWriters() {
+	s.writersMu.Lock()
+	defer s.writersMu.Unlock()
+	kept := s.writers[:0]
+	for _, fd := range s.writers {
+		pfd := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
+		if n, _ := unix.Poll(pfd, 0); n == 0 || pfd[0].Revents&unix.POLLHUP == 0 {
+			kept = append(kept, fd)
+			continue
+		}
+		text, _ := io.ReadAll(io.LimitReader(os.NewFile(uintptr(fd), "limits"), 4096))
+		unix.Close(fd)
+		s.nwriters.Add(-1)
+		if len(bytes.TrimSpace(text)) > 0 {
+			s.ns.WriteProcSysKernelSem(string(text))
+		}
+	}
+	s.writers = kept
+}
+
+// readPath reads a NUL-terminated path (at most PATH_MAX bytes) from the
+// caller, a page at a time so that a string near the end of a mapping is
+// read correctly.
+func (w *worker) readPath(addr uint64) ([]byte, bool) {
+	const pathMax = 4096
+	buf := w.buf[:0]
+	for len(buf) < pathMax {
+		chunk := 4096 - int(addr%4096)
+		chunk = min(chunk, pathMax-len(buf))
+		start := len(buf)
+		buf = append(buf, make([]byte, chunk)...)
+		if w.mem.CopyIn(addr, buf[start:]) != 0 {
+			return nil, false
+		}
+		if i := bytes.IndexByte(buf[start:], 0); i >= 0 {
+			w.buf = buf[:cap(buf)]
+			return buf[:start+i], true
+		}
+		addr += uint64(chunk)
+	}
+	return nil, false
+}
+
+// resolve makes p absolute against dirfd in the caller, and cleans it.
+func (w *worker) resolve(dirfd int32, p string) string {
+	if !path.IsAbs(p) {
+		link := "/proc/" + strconv.Itoa(int(w.n.PID)) + "/cwd"
+		if dirfd != unix.AT_FDCWD {
+			link = "/proc/" + strconv.Itoa(int(w.n.PID)) + "/fd/" + strconv.Itoa(int(dirfd))
+		}
+		dir, err := os.Readlink(link)
+		if err != nil {
+			return ""
+		}
+		p = dir + "/" + p
+	}
+	return path.Clean(p)
+}
