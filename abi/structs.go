@@ -32,7 +32,9 @@ func (s *Sembuf) Marshal(b []byte) {
 
 // UnmarshalSembufs decodes len(dst) consecutive sembufs from b.
 func UnmarshalSembufs(dst []Sembuf, b []byte) {
-	_ = b[len(dst)*SembufSize-1]
+	if len(dst) > 0 {
+		_ = b[len(dst)*SembufSize-1]
+	}
 	for i := range dst {
 		dst[i].Unmarshal(b[i*SembufSize:])
 	}
