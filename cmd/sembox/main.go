@@ -21,6 +21,14 @@ Usage:
         of the sandbox has exited. sembox exits with PROG's status
         (128+N if PROG was killed by signal N).
 
+  sembox ipcs [--sandbox PID] [-s] [-c|-p|-t|-u] [-i ID] [-l] [--json]
+        Show the semaphore sets of your running sandboxes, in util-linux
+        ipcs's formats (-i also shows values, waiters, pids and SEM_UNDO
+        adjustments).
+
+  sembox ipcrm [--sandbox PID] [-s ID] [-S KEY] [--all=sem]
+        Remove sets from a running sandbox.
+
   sembox help
         Show this text.
 
@@ -28,6 +36,10 @@ Flags of run:
   --limits "SEMMSL SEMMNS SEMOPM SEMMNI"
         Start the namespace with these limits, in the order of
         /proc/sys/kernel/sem (default "32000 1024000000 500 32000").
+  --no-proc
+        Do not serve /proc/sysvipc/sem and /proc/sys/kernel/sem inside
+        the sandbox. Serving them traps every open(), which costs a
+        round trip to sembox per open.
   --trace[=FILE]
         Print one strace-like line per served call, with its result, to
         FILE (default: standard error).
@@ -52,6 +64,10 @@ func main() {
 	switch os.Args[1] {
 	case "run":
 		os.Exit(run(os.Args[2:]))
+	case "ipcs":
+		os.Exit(ipcs(os.Args[2:], os.Stdout))
+	case "ipcrm":
+		os.Exit(ipcrm(os.Args[2:]))
 	case "help", "-h", "--help":
 		fmt.Print(usage)
 	default:

@@ -11,6 +11,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/sembox/sembox/internal/control"
 	"github.com/sembox/sembox/internal/launch"
 	"github.com/sembox/sembox/internal/supervisor"
 	"github.com/sembox/sembox/sem"
@@ -156,6 +157,17 @@ func run(args []string) int {
 	}
 
 	root := sb.Process.Pid
+	if ln, path, err := control.Listen(); err != nil {
+		fmt.Fprintf(os.Stderr, "sembox run: control socket (sembox ipcs will not see this sandbox): %v\n", err)
+	} else {
+		defer os.Remove(path)
+		defer ln.Close()
+		go control.Serve(ln, &control.Backend{
+			Namespace:   ns,
+			Sandbox:     control.Sandbox{PID: os.Getpid(), Command: o.argv},
+			Adjustments: sup.Adjustments,
+		})
+	}
 	go forwardSignals(sigs, root)
 	return reapAll(root)
 }

@@ -402,3 +402,17 @@ func now() time.Duration { return time.Duration(nanotime()) }
 var start = time.Now()
 
 func nanotime() int64 { return int64(time.Since(start)) }
+
+// Adjustments returns the SEM_UNDO adjustments that live thread groups
+// hold for set id, by thread group id.
+func (s *Supervisor) Adjustments(id int32) map[int32][]int16 {
+	out := make(map[int32][]int16)
+	s.procs.Range(func(_, v any) bool {
+		p := v.(*process)
+		if a := s.ns.Adjustments(&p.undo, id); a != nil {
+			out[p.tgid] = a
+		}
+		return true
+	})
+	return out
+}
