@@ -143,6 +143,15 @@ func FuzzSemops(f *testing.F) {
 	f.Add([]byte{0x00, 0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07})
 	f.Add([]byte("\x10\x00\xff\x10\x41\x01\x20\x12\x01\x02\x30\x00\x05"))
 	f.Add([]byte("\x11\x80\x00\x11\x92\x01\x40\x00\x11\x95\x01\x10\x45\x01"))
+	// A lost wake-up found by the model (Linux's unmerge_queues): A waits
+	// on 0, M on 0 and 1, M is cancelled, C waits on 1, V on 1 must wake C.
+	f.Add([]byte{
+		0x03, 0x00, 0x00, 0xf0, // task 0 waits: {0, -1}
+		0x13, 0x01, 0x00, 0xf0, 0x01, 0xf0, // task 1 waits: {0, -1}, {1, -1}
+		0x06, 0x01, // cancel waiter 1
+		0x23, 0x00, 0x01, 0xf0, // task 2 waits: {1, -1}
+		0x00, 0x00, 0x01, 0x10, // task 0: {1, +1}
+	})
 	f.Fuzz(func(t *testing.T, data []byte) {
 		if len(data) > 2000 {
 			data = data[:2000] // keep each run (and minimization) fast

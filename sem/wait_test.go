@@ -428,3 +428,37 @@ func TestWakeups(t *testing.T) {
 		})
 	}
 }
+
+// TestCancelUnqueued: Cancel of a Waiter that is not queued reports false
+// and changes nothing; a call that does not block never calls Done.
+func TestCancelUnqueued(t *testing.T) {
+	ns, _ := newNS()
+	tk := rootTask(1)
+	id := mustGet(t, ns, tk, 1, 0o600)
+	var rec recorder
+	w := rec.waiter("w")
+	if ns.Cancel(w, sem.EINTR) {
+		t.Error("Cancel of a fresh Waiter = true")
+	}
+	if blocked, err := ns.Semtimedop(tk, id, []abi.Sembuf{sb(0, 1, 0)}, nil, w); blocked || err != 0 {
+		t.Fatalf("V = %v, %s", blocked, errName(err))
+	}
+	if blocked, err := ns.Semtimedop(tk, id, []abi.Sembuf{sb(0, -2, nowait)}, nil, w); blocked || err != sem.EAGAIN {
+		t.Fatalf("P with IPC_NOWAIT = %v, %s", blocked, errName(err))
+	}
+	if ns.Cancel(w, sem.EINTR) {
+		t.Error("Cancel of a Waiter whose calls did not block = true")
+	}
+	if got := rec.take(); got != "" {
+		t.Errorf("Done called for calls that did not block: %q", got)
+	}
+	if w.Err != 0 || val(t, ns, id, 0) != 1 {
+		t.Errorf("Err %s, value %d; want OK, 1", errName(w.Err), val(t, ns, id, 0))
+	}
+	// The Waiter can be reused for a call that blocks.
+	block(t, ns, tk, id, w, sb(0, -2, 0))
+	mustOp(t, ns, tk, id, sb(0, 1, 0))
+	if got := rec.take(); got != "w" || val(t, ns, id, 0) != 0 {
+		t.Errorf("reused Waiter: woken %q, value %d; want \"w\", 0", got, val(t, ns, id, 0))
+	}
+}
