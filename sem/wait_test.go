@@ -21,6 +21,8 @@ type scenario struct {
 	waiters map[string]*sem.Waiter
 	tasks   map[string]*sem.Task
 	nextPID int32
+	// alive, if set, gives each new waiter an Alive callback.
+	alive func(name string) func(*sem.Waiter) bool
 }
 
 func newScenario(t *testing.T, init ...uint16) *scenario {
@@ -49,6 +51,9 @@ func (s *scenario) pid(name string) int32 { return s.task(name).PID }
 func (s *scenario) block(name string, sops ...abi.Sembuf) {
 	s.t.Helper()
 	w := s.rec.waiter(name)
+	if s.alive != nil {
+		w.Alive = s.alive(name)
+	}
 	s.waiters[name] = w
 	block(s.t, s.ns, s.task(name), s.id, w, sops...)
 }
@@ -460,5 +465,62 @@ func TestCancelUnqueued(t *testing.T) {
 	mustOp(t, ns, tk, id, sb(0, 1, 0))
 	if got := rec.take(); got != "w" || val(t, ns, id, 0) != 0 {
 		t.Errorf("reused Waiter: woken %q, value %d; want \"w\", 0", got, val(t, ns, id, 0))
+	}
+}
+
+// TestWaiterAlive: a waiter whose caller has died (Alive returns false) is
+// never granted anything: when the engine would perform its operation it
+// is removed with EINTR instead, and the next waiter gets the value.
+func TestWaiterAlive(t *testing.T) {
+	tests := []struct {
+		name string
+		init []uint16
+		run  func(s *scenario, kill func(name string))
+	}{
+		{"a dead alter waiter does not consume the value", []uint16{0}, func(s *scenario, kill func(string)) {
+			s.block("A", sb(0, -1, undo))
+			s.block("B", sb(0, -1, 0))
+			kill("A")
+			s.op("V", 0, sb(0, 1, 0))
+			s.woke("A:EINTR B")
+			s.vals(0)
+			s.sempid(0, "B")
+			if adj := s.ns.Adjustments(s.task("A").Undo, s.id); !slices.Equal(adj, []int16{0}) {
+				s.t.Errorf("the dead waiter's adjustments = %v, want [0]", adj)
+			}
+		}},
+		{"a dead multi-op waiter does not consume", []uint16{0, 1}, func(s *scenario, kill func(string)) {
+			s.block("M", sb(0, -1, 0), sb(1, -1, 0))
+			s.block("B", sb(0, -1, 0))
+			kill("M")
+			s.op("V", 0, sb(0, 1, 0))
+			s.woke("M:EINTR B")
+			s.vals(0, 1)
+		}},
+		{"a dead wait-for-zero waiter ends with EINTR", []uint16{1}, func(s *scenario, kill func(string)) {
+			s.block("Z", sb(0, 0, 0))
+			s.block("Y", sb(0, 0, 0))
+			kill("Z")
+			s.op("P", 0, sb(0, -1, 0))
+			s.woke("Z:EINTR Y")
+			s.sempid(0, "Y")
+		}},
+		{"a live waiter is completed as usual", []uint16{0}, func(s *scenario, kill func(string)) {
+			s.block("A", sb(0, -1, 0))
+			s.op("V", 0, sb(0, 1, 0))
+			s.woke("A")
+			s.vals(0)
+		}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			s := newScenario(t, tc.init...)
+			dead := map[string]bool{}
+			s.alive = func(name string) func(*sem.Waiter) bool {
+				return func(*sem.Waiter) bool { return !dead[name] }
+			}
+			tc.run(s, func(name string) { dead[name] = true })
+			s.counts(strings.TrimSpace(strings.Repeat("0/0 ", len(tc.init))))
+		})
 	}
 }
