@@ -164,6 +164,18 @@ func TestPermsUnprivileged(t *testing.T) {
 // 11. Argument checking, limits, IPC_INFO/SEM_INFO/SEM_STAT, IPC_SET.
 func TestCtlMisc(t *testing.T) { t.Parallel(); diffProg(t, "ctl_misc") }
 
+// 12. Several threads of one process: FIFO, pthread_kill, exit_group and
+// execve while threads are blocked.
+func TestThreads(t *testing.T) { t.Parallel(); diffProg(t, "threads") }
+
+// 13. GETPID as seen from another pid namespace (pid 1 in a child namespace,
+// 0 for a pid not visible there).
+func TestPidNamespace(t *testing.T) { t.Parallel(); diffProg(t, "pidns") }
+
+// 14. unshare(CLONE_NEWIPC) inside the program: a new empty namespace for the
+// caller, SEM_UNDO applied at once, old namespace unaffected.
+func TestIPCNamespace(t *testing.T) { t.Parallel(); diffProg(t, "ipcns") }
+
 var setLine = regexp.MustCompile(`(?m)^0x[0-9a-f]+ `)
 
 // 9. The seed suite passes under sembox, and its leaked set

@@ -13,6 +13,9 @@
  *  h  the undo at exit wakes a waiter
  *  i  an adjustment beyond SEMAEM -> ERANGE
  *  j  one process with adjustments on two sets
+ *  k  clone(CLONE_SYSVSEM): two processes share one undo list; the
+ *     adjustment is applied when the last of them exits
+ *  l  unshare(CLONE_SYSVSEM) detaches the undo list and applies it at once
  */
 #include "common.h"
 
@@ -338,6 +341,61 @@ int main(int argc, char **argv) {
         close(p[0]); close(p[1]); close(ctl[0]); close(ctl[1]);
         xrmid(id1);
         xrmid(id2);
+    }
+    /* k */
+    {
+        int id = xsemget(IPC_PRIVATE, 1, 0600);
+        xsetval(id, 0, 1);
+        xpipe(p);
+        pid_t a = xfork();
+        if (a == 0) {
+            report_fd = p[1];
+            /* B shares A's undo list (fork-like clone with CLONE_SYSVSEM) */
+            pid_t b = (pid_t)syscall(SYS_clone, (unsigned long)(CLONE_SYSVSEM | SIGCHLD), NULL, NULL, NULL, 0);
+            if (b == 0)
+                _exit(semop1(id, 0, -1, SEM_UNDO) == 0 ? 0 : 1);
+            int st;
+            while (waitpid(b, &st, 0) < 0 && errno == EINTR)
+                ;
+            report(WIFEXITED(st) ? WEXITSTATUS(st) : 100);
+            report(getval(id, 0));
+            msleep(100);
+            report(getval(id, 0));
+            _exit(0);
+        }
+        int bst = get_report(p[0]), v1 = get_report(p[0]), v2 = get_report(p[0]);
+        int st = xwait(a);
+        printf("k semid=%d: clone(CLONE_SYSVSEM) child P(undo) exit=%d val_after_its_exit=%d val_100ms_later=%d; "
+               "sharer %s val_after_waitpid=%d\n", id, bst, v1, v2, wstr(st), poll_val(id, 0, 1, 1000));
+        close(p[0]); close(p[1]);
+        xrmid(id);
+    }
+    /* l */
+    {
+        int id = xsemget(IPC_PRIVATE, 1, 0600);
+        xsetval(id, 0, 1);
+        xpipe(p); xpipe(ctl);
+        pid_t c = xfork();
+        if (c == 0) {
+            report_fd = p[1];
+            report(semop1(id, 0, -1, SEM_UNDO));
+            report(getval(id, 0));
+            report(unshare(CLONE_SYSVSEM) == 0 ? 0 : errno);
+            report(getval(id, 0));
+            report(semop1(id, 0, -1, SEM_UNDO | IPC_NOWAIT) == 0 ? 0 : errno); /* new list */
+            char x;
+            xread(ctl[0], &x, 1);
+            _exit(0);
+        }
+        int r1 = get_report(p[0]), v1 = get_report(p[0]), u = get_report(p[0]), v2 = get_report(p[0]);
+        int r2 = get_report(p[0]);
+        int v3 = getval(id, 0);
+        xwrite(ctl[1], "x", 1);
+        int st = xwait(c);
+        printf("l semid=%d: P(undo) rc=%d val=%d unshare(CLONE_SYSVSEM)=%s val=%d P(undo,nowait) again %s val=%d; "
+               "child %s val_after_waitpid=%d\n", id, r1, v1, en(u), v2, en(r2), v3, wstr(st), getval(id, 0));
+        close(p[0]); close(p[1]); close(ctl[0]); close(ctl[1]);
+        xrmid(id);
     }
     return 0;
 }
