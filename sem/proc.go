@@ -76,27 +76,47 @@ func (ns *Namespace) ProcSysKernelSem() string {
 }
 
 // WriteProcSysKernelSem applies a write of text to /proc/sys/kernel/sem
-// the way the kernel's proc_dointvec and sem limit check do: up to four
-// whitespace-separated integers replace the limits in order (fewer leave
-// the rest unchanged); a malformed number fails with EINVAL without
-// changing anything; an SEMMNI outside 0..IPCMNI fails with ERANGE and
-// keeps the old SEMMNI.
+// the way the kernel's proc_dointvec and semmni check do: an empty write
+// changes nothing; up to four whitespace-separated integers (decimal,
+// 0x hex or 0 octal, optionally negative) replace the limits in order and
+// the rest of the text is ignored; a malformed number fails with EINVAL
+// after the numbers before it have been stored; an SEMMNI outside
+// 0..IPCMNI fails with ERANGE. On any error SEMMNI keeps its old value.
 func (ns *Namespace) WriteProcSysKernelSem(text string) Errno {
-	fields := strings.Fields(text)
-	if len(fields) == 0 {
+	if text == "" {
 		return 0
 	}
-	if len(fields) > 4 {
-		fields = fields[:4]
+	fields := strings.Fields(text)
+	if len(fields) == 0 {
+		return EINVAL
 	}
 	l := ns.Limits()
 	dst := []*int32{&l.SEMMSL, &l.SEMMNS, &l.SEMOPM, &l.SEMMNI}
-	for i, f := range fields {
-		v, err := strconv.ParseInt(f, 10, 32)
-		if err != nil {
+	for i, f := range fields[:min(len(fields), 4)] {
+		v, ok := parseProcInt(f)
+		if !ok {
+			l.SEMMNI = ns.semmni.Load()
+			ns.SetLimits(l)
 			return EINVAL
 		}
-		*dst[i] = int32(v)
+		*dst[i] = v
 	}
 	return ns.SetLimits(l)
+}
+
+// parseProcInt parses one integer as the kernel's proc_dointvec does
+// (simple_strtoul with base 0, an optional leading minus, int range).
+func parseProcInt(f string) (int32, bool) {
+	digits := strings.TrimPrefix(f, "-")
+	if digits == "" || strings.ContainsAny(digits, "+-_") {
+		return 0, false
+	}
+	if len(digits) > 1 && digits[0] == '0' && strings.ContainsAny(digits[1:2], "bBoO") {
+		return 0, false
+	}
+	v, err := strconv.ParseInt(f, 0, 64)
+	if err != nil || v < -1<<31 || v > 1<<31-1 {
+		return 0, false
+	}
+	return int32(v), true
 }

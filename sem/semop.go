@@ -335,6 +335,7 @@ func (ns *Namespace) Cancel(w *Waiter, err Errno) bool {
 	}
 	s.unlinkLocked(w)
 	w.Err = err
+	s.unmergeLocked()
 	return true
 }
 
@@ -370,6 +371,25 @@ func (s *Set) smartUpdateLocked(sops []abi.Sembuf, setOtime bool, wake *wakeList
 	}
 	if setOtime {
 		s.otime = s.ns.clock.Now()
+	}
+	s.unmergeLocked()
+}
+
+// unmergeLocked moves the single-op waiters back from the set's alter
+// queue to their semaphores' queues, in order, once no multi-op waiter is
+// left (Linux: unmerge_queues, run when the set's global lock is
+// released). It must not run in the middle of a queue scan.
+//
+// Precondition: s.mu is held.
+func (s *Set) unmergeLocked() {
+	if s.complexCount != 0 || s.pendingAlter.empty() {
+		return
+	}
+	for w := s.pendingAlter.head; w != nil; {
+		next := w.next
+		s.pendingAlter.remove(w)
+		s.queuesLocked(w.sops[0].SemNum).alter.pushBack(w)
+		w = next
 	}
 }
 

@@ -96,7 +96,7 @@ func run(args []string) int {
 		fmt.Fprintf(os.Stderr, "sembox run: %v\n", err)
 		return 2
 	}
-	ns := sem.NewNamespace(sem.SystemClock{})
+	ns := sem.NewNamespace(supervisor.NewCoarseClock())
 	if o.limits != nil {
 		if e := ns.SetLimits(*o.limits); e != 0 {
 			fmt.Fprintf(os.Stderr, "sembox run: --limits: %v\n", e)

@@ -83,10 +83,9 @@ func (c *call) answer(err sem.Errno) {
 // park registers a call the engine has queued, so that its timeout,
 // signals and death are watched.
 func (s *Supervisor) park(c *call, th *thread, n *seccomp.Notif, r *semsys.SemopResult, sc *semsys.Scratch) {
-	c.id = n.ID
-	c.th = th
+	// c.id, c.th and c.nr were set before the engine saw the call.
 	if s.trace != nil {
-		c.nr, c.args = n.Data.Nr, n.Data.Args
+		c.args = n.Data.Args
 		c.sops = append(c.sops[:0], sc.Sops()...)
 		s.trace.call(n, sc, 0, 0, traceBlocked)
 	}

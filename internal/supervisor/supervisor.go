@@ -221,6 +221,9 @@ func (w *worker) serve() {
 			w.spare = s.newCall()
 		}
 		c := w.spare
+		// The engine may call c.w's Alive and Done from another worker as
+		// soon as it has queued c.w, before park runs: they need these.
+		c.id, c.th, c.nr = n.ID, th, n.Data.Nr
 		r := semsys.Semtimedop(s.ns, &th.task, &w.mem, &w.sc, a[0], a[1], a[2], timeout, &c.w)
 		if r.Blocked {
 			w.spare = nil
