@@ -178,6 +178,27 @@ int main(void) {
     T("SEM_STAT_ANY index 1", semctl(1, 0, SEM_STAT_ANY, (union semun){ .buf = &ds }));
     T("SEM_STAT index 1 NULL buf", semctl(1, 0, SEM_STAT, (union semun){ .buf = NULL }));
 
+    /* sem_otime / sem_ctime */
+    {
+        time_t t0 = time(NULL);
+        int tid = xsemget(IPC_PRIVATE, 2, 0600);
+        struct semid_ds st;
+        semctl(tid, 0, IPC_STAT, (union semun){ .buf = &st });
+        printf("times: new set otime==0=%d ctime_in_range=%d\n", st.sem_otime == 0,
+               st.sem_ctime >= t0 - 1 && st.sem_ctime <= time(NULL) + 1);
+        struct sembuf fail = sb(0, -1, IPC_NOWAIT);
+        semop(tid, &fail, 1);
+        xsetval(tid, 1, 1);
+        semctl(tid, 0, IPC_STAT, (union semun){ .buf = &st });
+        printf("times: after failed op and SETVAL otime==0=%d\n", st.sem_otime == 0);
+        struct sembuf z = sb(0, 0, 0);
+        semop(tid, &z, 1);
+        semctl(tid, 0, IPC_STAT, (union semun){ .buf = &st });
+        printf("times: after zero-op otime_in_range=%d\n",
+               st.sem_otime >= t0 - 1 && st.sem_otime <= time(NULL) + 1);
+        xrmid(tid);
+    }
+
     xrmid(mid);
     T("IPC_RMID", semctl(id, 0, IPC_RMID));
     show_info("SEM_INFO after removal:", SEM_INFO);
