@@ -174,6 +174,8 @@ func (ns *Namespace) GetOne(t *Task, semid int32, semnum int32, cmd int32) (int3
 	if s == nil {
 		return -1, EINVAL
 	}
+	var wake wakeList
+	defer wake.run()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if !s.permitted(t.Cred, abi.S_IRUGO) {
@@ -184,6 +186,11 @@ func (ns *Namespace) GetOne(t *Task, semid int32, semnum int32, cmd int32) (int3
 	}
 	if s.removed {
 		return -1, EIDRM
+	}
+	if cmd == abi.GETNCNT || cmd == abi.GETZCNT {
+		// A caller that died while waiting is gone from the count at
+		// once in Linux (the dying task unlinks itself).
+		s.pruneDeadLocked(&wake)
 	}
 	switch cmd {
 	case abi.GETVAL:

@@ -523,6 +523,27 @@ func (s *Set) goneLocked(w *Waiter, wake *wakeList) bool {
 	return true
 }
 
+// pruneDeadLocked removes every waiter whose caller no longer exists
+// (see Waiter.Alive).
+//
+// Precondition: s.mu is held.
+func (s *Set) pruneDeadLocked(wake *wakeList) {
+	prune := func(l *waitList) {
+		for w := l.head; w != nil; {
+			next := w.next
+			s.goneLocked(w, wake)
+			w = next
+		}
+	}
+	prune(&s.pendingAlter)
+	prune(&s.pendingConst)
+	for i := range s.queues {
+		prune(&s.queues[i].alter)
+		prune(&s.queues[i].zero)
+	}
+	s.unmergeLocked()
+}
+
 // countWaitersLocked returns GETNCNT (zero=false) or GETZCNT (zero=true)
 // for semaphore num: single-op waiters on its queue, plus multi-op waiters
 // whose currently blocking operation is on num (Linux 3.16+:

@@ -64,7 +64,8 @@ type Config struct {
 	// the semaphore calls (see seccomp.SemaphorePolicy).
 	ExtraNotify []int
 	// OnListener, if set, is called with the listener fd as soon as it
-	// arrives, before the program is exec'd. A caller that traps execve
+	// arrives, before the program is exec'd, and then owns it (Start
+	// does not close it, even if it fails). A caller that traps execve
 	// (or anything the helper calls before execve completes) must start
 	// serving the listener here, or Start would wait forever.
 	OnListener func(listener int)
@@ -184,7 +185,10 @@ func Start(c Config) (*Sandbox, error) {
 	}
 	sb := &Sandbox{Process: proc, Listener: -1, onListener: c.OnListener}
 	if err := sb.handshake(sock); err != nil {
-		if sb.Listener >= 0 {
+		// A listener handed to OnListener is the caller's, and is being
+		// served: closing it now would fail the helper's own trapped
+		// calls (its exit_group) with ENOSYS.
+		if sb.Listener >= 0 && c.OnListener == nil {
 			unix.Close(sb.Listener)
 		}
 		var se *StartError
