@@ -1,0 +1,142 @@
+#!/usr/bin/env bash
+# Builds PostgreSQL 15 from Debian's source package with System V semaphores
+# (Debian's binary packages use POSIX semaphores, which sembox does not
+# serve), into a cache directory outside the repository:
+#
+#   $PG_CACHE            (default /var/cache/sembox/postgres-15)
+#     src/               apt-get source output (postgresql-15-*/ is the tree)
+#     install/           --prefix of the build; bin/postgres, bin/pgbench ...
+#     install/.sembox-built   stamp written last; its presence skips everything
+#     build.log          configure + make output of the last build
+#
+# Idempotent: with the stamp and install/bin/postgres present it exits at
+# once, so CI reruns reuse the cache. A build interrupted half way is resumed
+# (make is incremental). Needs root (apt-get). About 10 minutes on 2 cores.
+set -euo pipefail
+
+PG_CACHE=${PG_CACHE:-/var/cache/sembox/postgres-15}
+INSTALL=$PG_CACHE/install
+STAMP=$INSTALL/.sembox-built
+
+done_already() { [ -f "$STAMP" ] && [ -x "$INSTALL/bin/postgres" ] && [ -x "$INSTALL/bin/pgbench" ]; }
+
+if done_already; then
+  echo "build.sh: cached build in $INSTALL ($(cat "$STAMP"))"
+  exit 0
+fi
+
+[ "$(id -u)" = 0 ] || { echo "build.sh: must run as root (apt-get)"; exit 1; }
+
+mkdir -p "$PG_CACHE"
+chmod 755 "$(dirname "$PG_CACHE")" "$PG_CACHE"
+# One build at a time (two test runs may start together).
+exec 9>"$PG_CACHE/.lock"
+flock 9
+if done_already; then
+  echo "build.sh: cached build in $INSTALL ($(cat "$STAMP"))"
+  exit 0
+fi
+
+start=$(date +%s)
+export DEBIAN_FRONTEND=noninteractive
+
+# --- 1. deb-src entries for the mirror apt is configured with -------------
+# Every "deb" source configured (deb822 *.sources files and one-line
+# sources.list) gets a matching deb-src entry in a file of our own.
+SRC_FILE=/etc/apt/sources.list.d/sembox-deb-src.sources
+if [ ! -f "$SRC_FILE" ]; then
+  tmp=$(mktemp)
+  for f in /etc/apt/sources.list.d/*.sources; do
+    [ -f "$f" ] && [ "$f" != "$SRC_FILE" ] || continue
+    # Paragraphs whose Types has "deb" (but no deb-src yet) become deb-src
+    # paragraphs; other paragraphs are dropped.
+    awk -v RS= -v ORS='\n\n' '
+      /(^|\n)Enabled:[ \t]*no/ { next }
+      match($0, /(^|\n)Types:[^\n]*/) {
+        t = substr($0, RSTART, RLENGTH)
+        if (t ~ /deb-src/ || t !~ /[ \t]deb([ \t]|$)/) next
+        sub(/(^|\n)Types:[^\n]*/, (RSTART > 1 ? "\n" : "") "Types: deb-src")
+        print
+      }' "$f" >>"$tmp"
+  done
+  if [ -f /etc/apt/sources.list ]; then
+    lines=$(sed -n 's/^[[:space:]]*deb[[:space:]]\+/deb-src /p' /etc/apt/sources.list)
+    if [ -n "$lines" ]; then
+      printf '%s\n' "$lines" >"${SRC_FILE%.sources}.list"
+    fi
+  fi
+  if [ -s "$tmp" ]; then
+    { echo "# Written by sembox tests/postgres/build.sh: source packages for apt-get source."
+      cat "$tmp"; } >"$SRC_FILE"
+  fi
+  rm -f "$tmp"
+  [ -f "$SRC_FILE" ] || [ -f "${SRC_FILE%.sources}.list" ] ||
+    { echo "build.sh: no deb source found to derive a deb-src entry from"; exit 1; }
+  echo "build.sh: wrote deb-src entries:"
+  cat "$SRC_FILE" "${SRC_FILE%.sources}.list" 2>/dev/null || true
+fi
+
+# --- 2. build dependencies (minimal build: no ICU, readline, zlib) --------
+echo "build.sh: apt-get update"
+apt-get update -qq
+need=(build-essential dpkg-dev bison flex perl pkg-config)
+echo "build.sh: installing ${need[*]}"
+apt-get install -y -qq "${need[@]}" >/dev/null
+
+# --- 3. the source package --------------------------------------------------
+mkdir -p "$PG_CACHE/src"
+cd "$PG_CACHE/src"
+tree=$(find . -maxdepth 1 -type d -name 'postgresql-15-*' | sort | tail -1)
+if [ -z "$tree" ] || [ ! -f "$tree/configure" ]; then
+  rm -rf ./postgresql-15-* ./postgresql-15_*
+  # The newest version first; a mirror may not carry every suite's sources
+  # (e.g. security updates only as binaries), so older ones are fallbacks.
+  fetched=
+  for v in $(apt-cache showsrc postgresql-15 | sed -n 's/^Version: //p' | sort -rV | uniq); do
+    echo "build.sh: apt-get source postgresql-15=$v"
+    if apt-get source -qq postgresql-15="$v" 2>&1 | grep -v '^W: Download is performed unsandboxed'; then :; fi
+    if [ -n "$(find . -maxdepth 1 -type d -name 'postgresql-15-*')" ]; then fetched=$v; break; fi
+    rm -rf ./postgresql-15_*
+  done
+  [ -n "$fetched" ] || { echo "build.sh: could not fetch any postgresql-15 source version"; exit 1; }
+  tree=$(find . -maxdepth 1 -type d -name 'postgresql-15-*' | sort | tail -1)
+  [ -n "$tree" ] || { echo "build.sh: apt-get source left no postgresql-15-* directory"; exit 1; }
+fi
+tree=$(cd "$tree" && pwd)
+echo "build.sh: source tree $tree"
+cd "$tree"
+
+# --- 4. configure, make, make install --------------------------------------
+log=$PG_CACHE/build.log
+: >"$log"
+if [ ! -f config.status ] || ! grep -q 'PREFERRED_SEMAPHORES=SYSV' config.status; then
+  echo "build.sh: configure (log: $log)"
+  ./configure --prefix="$INSTALL" PREFERRED_SEMAPHORES=SYSV \
+    --without-icu --without-readline --without-zlib >>"$log" 2>&1 ||
+    { tail -40 "$log"; exit 1; }
+  semline=$(grep 'which semaphore API to use' "$log" || true)
+  echo "build.sh: configure: $semline"
+  case "$semline" in
+    *"System V"*) ;;
+    *) echo "build.sh: configure did not choose System V semaphores"; exit 1 ;;
+  esac
+fi
+grep -q '^#define USE_SYSV_SEMAPHORES 1' src/include/pg_config.h ||
+  { echo "build.sh: pg_config.h lacks USE_SYSV_SEMAPHORES"; exit 1; }
+
+jobs=$(nproc)
+echo "build.sh: make -j$jobs (log: $log)"
+make -j"$jobs" >>"$log" 2>&1 || { tail -60 "$log"; exit 1; }
+echo "build.sh: make install"
+rm -rf "$INSTALL"
+make install >>"$log" 2>&1 || { tail -40 "$log"; exit 1; }
+[ -x "$INSTALL/bin/pgbench" ] || {
+  # pgbench lives in src/bin since PostgreSQL 9.5; contrib is the fallback.
+  make -C contrib/pgbench install >>"$log" 2>&1 || { tail -40 "$log"; exit 1; }
+}
+chmod -R a+rX "$PG_CACHE/install"
+
+end=$(date +%s)
+version=$("$INSTALL/bin/postgres" --version)
+echo "$version; SysV semaphores; built $(date -u +%FT%TZ) in $((end - start)) s from $(basename "$tree")" >"$STAMP"
+echo "build.sh: done: $(cat "$STAMP")"
