@@ -18,11 +18,13 @@ const (
 // taskStatus is what the supervisor reads from /proc/TID/status.
 type taskStatus struct {
 	tgid      int32
+	ppid      int32
 	cred      sem.Cred
-	sigPnd    uint64 // signals pending for the thread
-	shdPnd    uint64 // signals pending for the thread group
-	sigBlk    uint64 // the thread's blocked signals
-	hasSignal bool   // the fields above were present
+	sigPnd    uint64  // signals pending for the thread
+	shdPnd    uint64  // signals pending for the thread group
+	sigBlk    uint64  // the thread's blocked signals
+	hasSignal bool    // the fields above were present
+	nspid     []int32 // the thread's ids from the supervisor's pid namespace down to its own
 }
 
 // pendingUnblocked reports whether a signal that is not blocked is pending
@@ -62,7 +64,7 @@ func readTaskStatus(tid int32, buf []byte, st *taskStatus) error {
 // parseTaskStatus extracts the fields sembox uses from the text of
 // /proc/TID/status.
 func parseTaskStatus(b []byte, st *taskStatus) {
-	*st = taskStatus{cred: sem.Cred{Groups: st.cred.Groups[:0]}}
+	*st = taskStatus{cred: sem.Cred{Groups: st.cred.Groups[:0]}, nspid: st.nspid[:0]}
 	for len(b) > 0 {
 		line := b
 		if i := bytes.IndexByte(b, '\n'); i >= 0 {
@@ -78,6 +80,12 @@ func parseTaskStatus(b []byte, st *taskStatus) {
 		switch string(key) {
 		case "Tgid":
 			st.tgid = int32(atoi(val))
+		case "PPid":
+			st.ppid = int32(atoi(val))
+		case "NStgid":
+			for _, p := range bytes.Fields(val) {
+				st.nspid = append(st.nspid, int32(atoi(p)))
+			}
 		case "Uid":
 			f := fields4(val)
 			st.cred.EUID = uint32(f[1])

@@ -11,7 +11,15 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/sembox/sembox/internal/seccomp"
+	"github.com/sembox/sembox/sem"
 )
+
+// limitsWriter is a pending write to /proc/sys/kernel/sem: the read end of
+// the pipe the writer got, and the namespace it applies to.
+type limitsWriter struct {
+	fd int
+	ns *sem.Namespace
+}
 
 // The /proc files that describe System V semaphores. Inside a sandbox
 // they must describe the sandbox's namespace, not the host's.
@@ -72,16 +80,16 @@ func (s *Supervisor) openView(w *worker, th *thread, name string, flags uint64) 
 			w.reply(0, unix.EACCES)
 			return
 		}
-		s.injectLimitsWriter(w, fdFlags)
+		s.injectLimitsWriter(w, th.proc.ns.Load(), fdFlags)
 		return
 	}
 	var content []byte
 	if name == procSysvipcSem {
 		var b bytes.Buffer
-		s.ns.WriteProcSysvipcSem(&b)
+		th.proc.ns.Load().WriteProcSysvipcSem(&b)
 		content = b.Bytes()
 	} else {
-		content = []byte(s.ns.ProcSysKernelSem())
+		content = []byte(th.proc.ns.Load().ProcSysKernelSem())
 	}
 	fd, err := unix.MemfdCreate("sembox"+name, unix.MFD_CLOEXEC)
 	if err != nil {
@@ -112,7 +120,7 @@ func (s *Supervisor) openView(w *worker, th *thread, name string, flags uint64) 
 // what it writes to the namespace's limits once it is closed, with the
 // kernel's validation. Unlike the kernel, an invalid value cannot fail
 // the write(2) itself.
-func (s *Supervisor) injectLimitsWriter(w *worker, fdFlags uint32) {
+func (s *Supervisor) injectLimitsWriter(w *worker, ns *sem.Namespace, fdFlags uint32) {
 	var p [2]int
 	if err := unix.Pipe2(p[:], unix.O_CLOEXEC); err != nil {
 		w.reply(0, unix.ENOMEM)
@@ -126,7 +134,7 @@ func (s *Supervisor) injectLimitsWriter(w *worker, fdFlags uint32) {
 	}
 	s.served.Add(1)
 	s.writersMu.Lock()
-	s.writers = append(s.writers, p[0])
+	s.writers = append(s.writers, limitsWriter{fd: p[0], ns: ns})
 	s.writersMu.Unlock()
 	s.nwriters.Add(1)
 }
@@ -139,17 +147,18 @@ func (s *Supervisor) drainWriters() {
 	s.writersMu.Lock()
 	defer s.writersMu.Unlock()
 	kept := s.writers[:0]
-	for _, fd := range s.writers {
+	for _, lw := range s.writers {
+		fd := lw.fd
 		pfd := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
 		if n, _ := unix.Poll(pfd, 0); n == 0 || pfd[0].Revents&unix.POLLHUP == 0 {
-			kept = append(kept, fd)
+			kept = append(kept, lw)
 			continue
 		}
 		text, _ := io.ReadAll(io.LimitReader(os.NewFile(uintptr(fd), "limits"), 4096))
 		unix.Close(fd)
 		s.nwriters.Add(-1)
 		if len(bytes.TrimSpace(text)) > 0 {
-			s.ns.WriteProcSysKernelSem(string(text))
+			lw.ns.WriteProcSysKernelSem(string(text))
 		}
 	}
 	s.writers = kept

@@ -11,6 +11,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/sembox/sembox/abi"
 	"github.com/sembox/sembox/internal/seccomp"
 	"github.com/sembox/sembox/internal/semsys"
 	"github.com/sembox/sembox/sem"
@@ -29,6 +30,11 @@ var CredentialSyscalls = []int{
 	unix.SYS_SETGROUPS, unix.SYS_CAPSET, unix.SYS_EXECVE, unix.SYS_EXECVEAT,
 }
 
+// NamespaceSyscalls are trapped because unshare(CLONE_SYSVSEM) and
+// unshare(CLONE_NEWIPC) detach the caller from its undo list, which the
+// kernel then applies.
+var NamespaceSyscalls = []int{unix.SYS_UNSHARE}
+
 // ExitSyscalls are trapped so that a thread group's SEM_UNDO adjustments
 // are applied before its parent can see it exit.
 var ExitSyscalls = []int{unix.SYS_EXIT_GROUP}
@@ -37,6 +43,7 @@ var ExitSyscalls = []int{unix.SYS_EXIT_GROUP}
 // the filter must trap for this supervisor.
 func ExtraNotify(procViews bool) []int {
 	extra := append(append([]int(nil), CredentialSyscalls...), ExitSyscalls...)
+	extra = append(extra, NamespaceSyscalls...)
 	if procViews {
 		extra = append(extra, OpenSyscalls...)
 	}
@@ -47,6 +54,7 @@ func ExtraNotify(procViews bool) []int {
 type Config struct {
 	Listener  int            // the seccomp listener fd
 	Namespace *sem.Namespace // the namespace that serves the sandbox
+	Clock     sem.Clock      // for namespaces made by unshare(CLONE_NEWIPC); nil: the system clock
 	Trace     io.Writer      // one line per served call, or nil
 	Workers   int            // receiving threads; 0 means GOMAXPROCS
 	// Floor makes the supervisor answer every semaphore call with 0
@@ -70,13 +78,25 @@ type Supervisor struct {
 	parked parkHeap
 	kick   chan struct{} // wakes the watcher when parked changes
 
+	clock sem.Clock
+
+	// nsByTgid maps the thread groups that made a new IPC namespace with
+	// unshare(CLONE_NEWIPC) to it; kept after they exit, for descendants
+	// registering later. nested counts them: 0 means every process uses ns.
+	nsByTgid sync.Map // int32 → *sem.Namespace
+	nested   atomic.Int32
+
+	// pidNames maps a thread group id to its ids in nested pid
+	// namespaces (NStgid), kept after it exits, for GETPID.
+	pidNames sync.Map // int32 → []int32
+
 	served atomic.Uint64 // semaphore calls answered
 	floor  bool          // answer without serving (Config.Floor)
 
 	// writers are read ends of pipes handed out for writes to
 	// /proc/sys/kernel/sem, applied once their writers close them.
 	writersMu sync.Mutex
-	writers   []int
+	writers   []limitsWriter
 	nwriters  atomic.Int32
 }
 
@@ -97,10 +117,12 @@ type thread struct {
 
 // process is a thread group: the undo owner.
 type process struct {
-	tgid  int32
-	undo  sem.UndoList
-	gen   atomic.Uint64 // bumped by execve: every thread's identity is stale
-	pidfd int
+	ns     atomic.Pointer[sem.Namespace] // its IPC namespace; changed by unshare(CLONE_NEWIPC)
+	tgid   int32
+	nstgid []int32 // its ids from the supervisor's pid namespace down to its own
+	undo   sem.UndoList
+	gen    atomic.Uint64 // bumped by execve: every thread's identity is stale
+	pidfd  int
 }
 
 // New returns a supervisor for a listener. Call Serve to start it.
@@ -109,7 +131,10 @@ func New(c Config) (*Supervisor, error) {
 	if err != nil {
 		return nil, fmt.Errorf("epoll_create1: %w", err)
 	}
-	s := &Supervisor{fd: c.Listener, ns: c.Namespace, epfd: epfd, kick: make(chan struct{}, 1), floor: c.Floor}
+	s := &Supervisor{fd: c.Listener, ns: c.Namespace, epfd: epfd, kick: make(chan struct{}, 1), floor: c.Floor, clock: c.Clock}
+	if s.clock == nil {
+		s.clock = sem.SystemClock{}
+	}
 	if c.Trace != nil {
 		s.trace = &tracer{w: c.Trace}
 	}
@@ -185,7 +210,9 @@ func (w *worker) serve() {
 			return
 		}
 		if th := s.knownThread(int32(n.PID)); th != nil {
-			if n.Data.Nr == unix.SYS_EXECVE || n.Data.Nr == unix.SYS_EXECVEAT {
+			if n.Data.Nr == unix.SYS_UNSHARE {
+				s.unshare(th, n.Data.Args[0])
+			} else if n.Data.Nr == unix.SYS_EXECVE || n.Data.Nr == unix.SYS_EXECVEAT {
 				th.proc.gen.Add(1)
 			} else {
 				th.stale.Store(true)
@@ -209,9 +236,12 @@ func (w *worker) serve() {
 	var err sem.Errno
 	switch n.Data.Nr {
 	case unix.SYS_SEMGET:
-		val, err = semsys.Semget(s.ns, &th.task, a[0], a[1], a[2])
+		val, err = semsys.Semget(th.proc.ns.Load(), &th.task, a[0], a[1], a[2])
 	case unix.SYS_SEMCTL:
-		val, err = semsys.Semctl(s.ns, &th.task, &w.mem, &w.sc, a[0], a[1], a[2], a[3])
+		val, err = semsys.Semctl(th.proc.ns.Load(), &th.task, &w.mem, &w.sc, a[0], a[1], a[2], a[3])
+		if err == 0 && int32(a[2]) == abi.GETPID && len(th.proc.nstgid) > 1 {
+			val = int64(s.pidAsSeenBy(th.proc, int32(val)))
+		}
 	default:
 		timeout := a[3]
 		if n.Data.Nr == unix.SYS_SEMOP {
@@ -224,7 +254,7 @@ func (w *worker) serve() {
 		// The engine may call c.w's Alive and Done from another worker as
 		// soon as it has queued c.w, before park runs: they need these.
 		c.id, c.th, c.nr = n.ID, th, n.Data.Nr
-		r := semsys.Semtimedop(s.ns, &th.task, &w.mem, &w.sc, a[0], a[1], a[2], timeout, &c.w)
+		r := semsys.Semtimedop(th.proc.ns.Load(), &th.task, &w.mem, &w.sc, a[0], a[1], a[2], timeout, &c.w)
 		if r.Blocked {
 			w.spare = nil
 			s.park(c, th, n, &r, &w.sc)
@@ -293,7 +323,7 @@ func (w *worker) thread() *thread {
 		closeFD(th.pidfd)
 		return nil
 	}
-	proc := s.process(th.status.tgid)
+	proc := s.process(th.status.tgid, th.status.ppid, th.status.nspid)
 	if proc == nil {
 		closeFD(th.pidfd)
 		return nil
@@ -316,7 +346,7 @@ func (w *worker) thread() *thread {
 // process returns the thread group tgid, registering it on first sight.
 // Precondition: a thread of tgid has a valid notification pending, so
 // tgid names the right group.
-func (s *Supervisor) process(tgid int32) *process {
+func (s *Supervisor) process(tgid, ppid int32, nstgid []int32) *process {
 	if v, ok := s.procs.Load(tgid); ok {
 		return v.(*process)
 	}
@@ -324,7 +354,9 @@ func (s *Supervisor) process(tgid int32) *process {
 	if err != nil {
 		return nil
 	}
-	p := &process{tgid: tgid, pidfd: fd}
+	p := &process{tgid: tgid, pidfd: fd, nstgid: append([]int32(nil), nstgid...)}
+	p.ns.Store(s.namespaceOf(ppid))
+	s.pidNames.Store(tgid, p.nstgid)
 	if prev, loaded := s.procs.LoadOrStore(tgid, p); loaded {
 		unix.Close(fd)
 		return prev.(*process)
@@ -418,4 +450,62 @@ func (s *Supervisor) Adjustments(id int32) map[int32][]int16 {
 		return true
 	})
 	return out
+}
+
+// pidAsSeenBy translates pid, a thread group id in the supervisor's pid
+// namespace, into the pid namespace of process p, as the kernel's pid_vnr
+// does: 0 if pid is not visible there. Namespaces are matched by depth.
+func (s *Supervisor) pidAsSeenBy(p *process, pid int32) int32 {
+	v, ok := s.pidNames.Load(pid)
+	if !ok {
+		return pid
+	}
+	names := v.([]int32)
+	level := len(p.nstgid) - 1
+	if len(names) <= level {
+		return 0 // in an ancestor namespace of p's
+	}
+	return names[level]
+}
+
+// unshare applies the undo list of a thread group that detaches from it:
+// unshare(CLONE_SYSVSEM), and unshare(CLONE_NEWIPC) by a caller allowed to
+// (the kernel's exit_sem in ksys_unshare). Like the kernel for a
+// single-threaded caller, the group then starts with an empty list.
+func (s *Supervisor) unshare(th *thread, flags uint64) {
+	const cloneSysvsem, cloneNewipc = 0x00040000, 0x08000000
+	if flags&cloneSysvsem != 0 || (flags&cloneNewipc != 0 && th.cred.CapSysAdmin) {
+		s.ns.ExitUndo(&th.proc.undo, th.proc.tgid)
+	}
+	if flags&cloneNewipc != 0 && th.cred.CapSysAdmin {
+		ns := sem.NewNamespace(s.clock)
+		th.proc.ns.Store(ns)
+		s.nsByTgid.Store(th.proc.tgid, ns)
+		s.nested.Add(1)
+	}
+}
+
+// namespaceOf returns the IPC namespace a new thread group whose parent is
+// ppid starts in: that of its nearest ancestor that made one with
+// unshare(CLONE_NEWIPC), else the sandbox's. The filter does not see
+// fork, so ancestry is read from /proc when it matters.
+func (s *Supervisor) namespaceOf(ppid int32) *sem.Namespace {
+	if s.nested.Load() == 0 {
+		return s.ns
+	}
+	buf := make([]byte, 4096)
+	var st taskStatus
+	for range 64 {
+		if ppid <= 1 {
+			break
+		}
+		if v, ok := s.nsByTgid.Load(ppid); ok {
+			return v.(*sem.Namespace)
+		}
+		if readTaskStatus(ppid, buf, &st) != nil {
+			break
+		}
+		ppid = st.ppid
+	}
+	return s.ns
 }

@@ -141,6 +141,14 @@ func TestEINTR(t *testing.T) { t.Parallel(); diffProg(t, "eintr") }
 // 6. SEM_UNDO: exit, SIGKILL, threads, execve, fork, SETVAL/SETALL, clamping.
 func TestUndo(t *testing.T) { t.Parallel(); diffProg(t, "undo") }
 
+// 6k. Two processes sharing one undo list (clone(CLONE_SYSVSEM) without
+// CLONE_THREAD). sembox keeps one undo list per thread group and cannot
+// see clone's flags, so it applies the list when the first sharer exits;
+// the kernel waits for the last. A known, documented difference.
+func TestUndoCloneSysvsem(t *testing.T) {
+	t.Skip("known difference (README, Limits): undo lists shared across processes with clone(CLONE_SYSVSEM)")
+}
+
 // 7. GETPID after operations by parent, child, waiter, thread, undo.
 func TestGetpid(t *testing.T) { t.Parallel(); diffProg(t, "getpid") }
 
