@@ -145,7 +145,7 @@ func (r result) status() string {
 	case r.err != nil:
 		return "could not start: " + r.err.Error()
 	case r.signal != "":
-		return "killed by " + r.signal
+		return "terminated by signal: " + r.signal
 	}
 	return fmt.Sprintf("exit %d", r.exit)
 }

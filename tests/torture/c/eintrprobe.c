@@ -59,8 +59,13 @@ static void probe(int kind, int calls, int semid, key_t key) {
         case K_SEMOP_V: {
             struct sembuf V = { 0, 1, 0 };
             rc = semop(semid, &V, 1);
-            if (i % 1000 == 999)
-                xsetval(semid, 0, 0);
+            if (i % 1000 == 999) {
+                /* SETVAL itself may see EINTR under sembox (D2): retry */
+                union semun a = { .val = 0 };
+                while (semctl(semid, 0, SETVAL, a) < 0)
+                    if (errno != EINTR)
+                        FATAL("SETVAL");
+            }
             break;
         }
         case K_GETVAL:

@@ -30,7 +30,8 @@ enum { ST_IDLE, ST_WAITING, ST_HOLDING, ST_RELEASING };
 struct slot {
     atomic_int pid;
     atomic_int state;
-    atomic_int killed; /* set by the killer before kill() */
+    atomic_int killed;   /* set by the killer before kill() */
+    atomic_int checking; /* the worker is looking at the mask and the killed flags */
 };
 
 struct shm {
@@ -79,6 +80,9 @@ static void worker(int i, uint64_t seed) {
             msleep(1);
             continue;
         }
+        /* While checking is set, the killer does not reset the killed
+         * flag of a slot whose stale bit we may have seen. */
+        atomic_store(&me->checking, 1);
         unsigned long long old = atomic_fetch_or(&S->mask, bit);
         atomic_store(&S->owner, i + 1);
         atomic_store(&me->state, ST_HOLDING);
@@ -89,15 +93,18 @@ static void worker(int i, uint64_t seed) {
             else
                 ANOMALY("two holders: slot %d acquired while mask=%#llx (live holder)", i, old);
         }
+        atomic_store(&me->checking, 0);
         /* Hold: the value must be 0 and nobody else may come in. */
         int v = getval(semid, 0);
         atomic_fetch_add(&S->getval_checks, 1);
         if (v != 0)
             ANOMALY("slot %d holds the lock but GETVAL=%d (rc errno %s)", i, v, v < 0 ? en(errno) : "-");
         spin_ns(20000 + (long long)rnd_below(&r, 180000));
+        atomic_store(&me->checking, 1);
         unsigned long long now = atomic_load(&S->mask);
         if ((now & ~bit) && !slot_killed(now & ~bit))
             ANOMALY("two holders: slot %d still holds while mask=%#llx", i, now);
+        atomic_store(&me->checking, 0);
         atomic_store(&me->state, ST_RELEASING);
         atomic_fetch_and(&S->mask, ~bit);
         if (semop(semid, &V, 1) < 0) {
@@ -113,7 +120,15 @@ static void worker(int i, uint64_t seed) {
     _exit(0);
 }
 
-static pid_t start_worker(int i, uint64_t seed) {
+static pid_t start_worker(int i, uint64_t seed, int nw) {
+    /* A worker that saw slot i's stale bit must finish looking at its
+     * killed flag before the flag is reset (the bit is already clear, so
+     * no later look can see it). */
+    atomic_store(&S->slots[i].checking, 0);
+    long long t0 = now_ns();
+    for (int j = 0; j < nw; j++)
+        while (j != i && atomic_load(&S->slots[j].checking) && now_ns() - t0 < 1000000000LL)
+            sched_yield();
     atomic_store(&S->slots[i].killed, 0);
     atomic_store(&S->slots[i].state, ST_IDLE);
     fflush(stdout);
@@ -215,7 +230,7 @@ int main(int argc, char **argv) {
     if (mon == 0)
         monitor();
     for (int i = 0; i < nw; i++)
-        start_worker(i, rnd_next(&rs));
+        start_worker(i, rnd_next(&rs), nw);
 
     long k_hold = 0, k_wait = 0, k_release = 0, k_idle = 0, k_exited = 0, stalls = 0;
     long last_acq = -1;
@@ -254,7 +269,7 @@ int main(int argc, char **argv) {
         }
         /* The worker is dead: its bit, if any, is stale. */
         atomic_fetch_and(&S->mask, ~(1ULL << i));
-        start_worker(i, rnd_next(&rs));
+        start_worker(i, rnd_next(&rs), nw);
 
         long a = atomic_load(&S->acquires);
         if (a != last_acq) {

@@ -348,8 +348,12 @@ int main(int argc, char **argv) {
                 left--;
                 if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
                     ANOMALY("waiter %d ended with status %#x", i, st);
-            } else if (i < NA + NB) {
+            } else if (i < NA) {
                 kill(p, SIGUSR1);
+            } else if (i < NA + NB) {
+                /* every thread: a process-directed signal wakes only one */
+                for (int t = 0; t < NBT; t++)
+                    syscall(SYS_tgkill, p, atomic_load(&S->procs[i].tids[t]), SIGUSR1);
             }
         }
         if (now_ns() - t_stop > 15000000000LL) {
