@@ -1,6 +1,10 @@
 /* scale: large-namespace figures.
  *   scale sets N        create N one-semaphore sets, then remove them all;
- *                       prints "CREATE_MS REMOVE_MS" (totals).
+ *                       prints "CREATE_MS REMOVE_MS" (totals), then the
+ *                       ms of the first and of the last eighth of the
+ *                       creations, and the same for the removals (for
+ *                       8 or more sets): does a call cost more when the
+ *                       namespace is full?
  *   scale wake W REPS   park W waiter threads, one per semaphore, on big
  *                       sets (1000 waiters' semaphores + 2 more each);
  *                       then REPS times: V semaphore 1000 of set 0 and
@@ -42,14 +46,22 @@ static void die(const char *s) { perror(s); exit(1); }
 
 static int sets(long n) {
 	int *ids = malloc(n * sizeof *ids);
-	double a = now_us();
-	for (long i = 0; i < n; i++)
+	long e = n / 8; /* the first and the last eighth are timed apart */
+	double a = now_us(), a1 = 0, a7 = 0;
+	for (long i = 0; i < n; i++) {
+		if (i == e) a1 = now_us();
+		if (i == n - e) a7 = now_us();
 		if ((ids[i] = semget(IPC_PRIVATE, 1, 0600)) < 0) die("semget");
-	double b = now_us();
-	for (long i = 0; i < n; i++)
+	}
+	double b = now_us(), b1 = 0, b7 = 0;
+	for (long i = 0; i < n; i++) {
+		if (i == e) b1 = now_us();
+		if (i == n - e) b7 = now_us();
 		if (semctl(ids[i], 0, IPC_RMID) < 0) die("IPC_RMID");
+	}
 	double c = now_us();
-	printf("%.1f %.1f\n", (b - a) / 1e3, (c - b) / 1e3);
+	printf("%.1f %.1f %.2f %.2f %.2f %.2f\n", (b - a) / 1e3, (c - b) / 1e3,
+	       (a1 - a) / 1e3, (b - a7) / 1e3, (b1 - b) / 1e3, (c - b7) / 1e3);
 	return 0;
 }
 
