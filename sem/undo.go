@@ -91,6 +91,14 @@ func (s *Set) detachUndoLocked(un *undo) {
 // waiters the change allows are woken and sem_otime is set, even if all
 // adjustments were zero. It never blocks on a semaphore. pid is the exiting
 // thread group's id.
+//
+// The kernel runs exit_sem when no member can make a semaphore call any
+// more; the embedder must give the same guarantee: end the owner's waits
+// first (Cancel) and let its calls in progress finish, since an operation
+// performed concurrently may keep an adjustment that nobody applies.
+// Operations after ExitUndo record into the emptied list again, for a
+// later ExitUndo. Concurrent ExitUndo calls on one list apply each
+// adjustment once.
 func (ns *Namespace) ExitUndo(l *UndoList, pid int32) {
 	l.mu.Lock()
 	list := make([]*undo, 0, len(l.entries))
@@ -111,13 +119,18 @@ func (ns *Namespace) ExitUndo(l *UndoList, pid int32) {
 		s := un.set
 		var wake wakeList
 		s.mu.Lock()
-		if s.removed || un.dropped {
+		l.mu.Lock()
+		// Another ExitUndo of l may have applied un since the snapshot:
+		// applying it twice, or detaching it twice, would corrupt the set.
+		mine := l.entries[s.id] == un
+		if mine {
+			delete(l.entries, s.id)
+		}
+		l.mu.Unlock()
+		if s.removed || un.dropped || !mine {
 			s.mu.Unlock()
 			continue
 		}
-		l.mu.Lock()
-		delete(l.entries, s.id)
-		l.mu.Unlock()
 		s.detachUndoLocked(un)
 		for i, a := range un.adj {
 			if a == 0 {

@@ -2,6 +2,7 @@ package sem_test
 
 import (
 	"slices"
+	"sync"
 	"testing"
 
 	"github.com/sembox/sembox/abi"
@@ -317,6 +318,59 @@ func TestExitUndoSeveralSets(t *testing.T) {
 		}
 		if o := stat(t, ns, id).Otime; o != t0+1 {
 			t.Errorf("set %d: otime %d, want %d", id, o, t0+1)
+		}
+	}
+}
+
+// TestExitUndoConcurrent checks that two ExitUndo calls racing on one list
+// (an embedder applying it at exit_group and again when the group is
+// gone) apply each adjustment once and leave the other owners' entries
+// intact. The owner has entries in many sets, so that the two calls
+// overlap.
+func TestExitUndoConcurrent(t *testing.T) {
+	const others, sets = 3, 64
+	for iter := range 100 {
+		ns, _ := newNS()
+		owner := rootTask(1)
+		tasks := []*sem.Task{owner}
+		for i := range others {
+			tasks = append(tasks, rootTask(int32(2+i)))
+		}
+		ids := make([]int32, sets)
+		for j := range ids {
+			ids[j] = mustGet(t, ns, owner, 1, 0o600)
+			mustSetVal(t, ns, owner, ids[j], 0, 100)
+			for _, tk := range tasks {
+				mustOp(t, ns, tk, ids[j], sb(0, -1, undo))
+			}
+		}
+		var wg sync.WaitGroup
+		start := make(chan struct{})
+		for range 2 {
+			wg.Go(func() {
+				<-start
+				ns.ExitUndo(owner.Undo, owner.PID)
+			})
+		}
+		close(start)
+		wg.Wait()
+		for _, id := range ids {
+			if got, want := val(t, ns, id, 0), int32(100-others); got != want {
+				t.Fatalf("iteration %d: set %d after two racing ExitUndo = %d, want %d (applied once)", iter, id, got, want)
+			}
+		}
+		for _, tk := range tasks[1:] {
+			for _, id := range ids {
+				if a := adj(t, ns, tk, id); !slices.Equal(a, []int16{1}) {
+					t.Fatalf("iteration %d: task %d's adjustments for set %d = %v, want [1]", iter, tk.PID, id, a)
+				}
+			}
+			ns.ExitUndo(tk.Undo, tk.PID)
+		}
+		for _, id := range ids {
+			if got := val(t, ns, id, 0); got != 100 {
+				t.Fatalf("iteration %d: set %d after every owner exited = %d, want 100", iter, id, got)
+			}
 		}
 	}
 }

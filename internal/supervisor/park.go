@@ -58,12 +58,19 @@ func (c *call) alive(*sem.Waiter) bool {
 func (c *call) completed(w *sem.Waiter) {
 	s := c.s
 	s.mu.Lock()
+	s.finishLocked(c)
+	s.mu.Unlock()
+	c.answer(w.Err)
+}
+
+// finishLocked marks c answered (or abandoned) and forgets it.
+// Precondition: s.mu is held.
+func (s *Supervisor) finishLocked(c *call) {
 	c.finished = true
 	if c.index >= 0 {
 		heap.Remove(&s.parked, c.index)
 	}
-	s.mu.Unlock()
-	c.answer(w.Err)
+	delete(c.th.proc.parked, c)
 }
 
 // answer sends the call's result.
@@ -103,6 +110,7 @@ func (s *Supervisor) park(c *call, th *thread, n *seccomp.Notif, r *semsys.Semop
 	c.interval = firstSignalCheck
 	c.due = c.nextDue(t)
 	heap.Push(&s.parked, c)
+	th.proc.parked[c] = struct{}{}
 	s.mu.Unlock()
 	select {
 	case s.kick <- struct{}{}:
@@ -120,15 +128,14 @@ func (c *call) nextDue(t time.Duration) time.Duration {
 	return due
 }
 
-// parkedOf returns the parked calls of a thread group.
+// parkedOf returns the parked calls of a thread group, including one the
+// watcher is looking at (it is out of s.parked meanwhile).
 func (s *Supervisor) parkedOf(p *process) []*call {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	var out []*call
-	for _, c := range s.parked {
-		if c.th.proc == p {
-			out = append(out, c)
-		}
+	out := make([]*call, 0, len(p.parked))
+	for c := range p.parked {
+		out = append(out, c)
 	}
 	return out
 }
@@ -137,15 +144,14 @@ func (s *Supervisor) parkedOf(p *process) []*call {
 func (s *Supervisor) cancelThread(th *thread) {
 	s.mu.Lock()
 	var mine *call
-	for _, c := range s.parked {
+	for c := range th.proc.parked {
 		if c.th == th {
 			mine = c
 			break
 		}
 	}
 	if mine != nil {
-		mine.finished = true
-		heap.Remove(&s.parked, mine.index)
+		s.finishLocked(mine)
 	}
 	s.mu.Unlock()
 	if mine != nil {
@@ -197,7 +203,7 @@ func (s *Supervisor) watchParked() {
 			if reason != 0 {
 				if s.ns.Cancel(&c.w, reason) {
 					s.mu.Lock()
-					c.finished = true
+					s.finishLocked(c)
 					s.mu.Unlock()
 					c.answer(reason)
 				}

@@ -123,6 +123,24 @@ type process struct {
 	undo   sem.UndoList
 	gen    atomic.Uint64 // bumped by execve: every thread's identity is stale
 	pidfd  int
+
+	// life orders the group's calls against the application of its undo
+	// list, as the kernel's exit_sem runs only once no member can make a
+	// semaphore call: a worker holds it for reading from the moment it
+	// hands one of the group's calls to the engine until the call is
+	// answered or parked; undo is applied with it held for writing.
+	// Without it a call received just before the group was killed could
+	// be performed after its undo list was applied (an undone P, then
+	// the V: one unit too many).
+	life sync.RWMutex
+	// exited is set, under life held for writing, once the group is gone
+	// (its pidfd fired) and its undo list applied for the last time; calls
+	// received before that are then dropped unserved.
+	exited bool
+
+	// parked are the group's calls parked in the engine. Protected by
+	// Supervisor.mu.
+	parked map[*call]struct{}
 }
 
 // New returns a supervisor for a listener. Call Serve to start it.
@@ -170,6 +188,8 @@ type worker struct {
 	sc    semsys.Scratch
 	spare *call // a parked-call record ready for the next semop
 	buf   []byte
+	val   int64     // the answer serveSem computed
+	err   sem.Errno // its errno
 }
 
 func (s *Supervisor) worker() {
@@ -201,7 +221,7 @@ func (w *worker) serve() {
 	case unix.SYS_SEMGET, unix.SYS_SEMOP, unix.SYS_SEMTIMEDOP, unix.SYS_SEMCTL:
 	case unix.SYS_EXIT_GROUP:
 		if th := s.knownThread(int32(n.PID)); th != nil {
-			s.groupExited(th.proc)
+			s.groupExited(th.proc, false)
 		}
 		w.continueCall()
 		return
@@ -230,6 +250,26 @@ func (w *worker) serve() {
 	if th == nil {
 		return // the caller is gone
 	}
+	p := th.proc
+	p.life.RLock()
+	if p.exited {
+		// Received before its group died, served after: the group's
+		// undo list is applied and nobody waits for the answer.
+		p.life.RUnlock()
+		return
+	}
+	blocked := w.serveSem(th)
+	p.life.RUnlock()
+	if !blocked {
+		w.reply(w.val, w.err)
+	}
+}
+
+// serveSem serves the semaphore call in w.n from th, leaving the answer in
+// w.val and w.err, or parks it and reports true.
+// Precondition: th.proc.life is held for reading.
+func (w *worker) serveSem(th *thread) (blocked bool) {
+	s, n := w.s, &w.n
 	a := &n.Data.Args
 	w.mem.tid = th.tid
 	var val int64
@@ -258,14 +298,15 @@ func (w *worker) serve() {
 		if r.Blocked {
 			w.spare = nil
 			s.park(c, th, n, &r, &w.sc)
-			return
+			return true
 		}
 		err = r.Err
 	}
 	if s.trace != nil {
 		s.trace.call(n, &w.sc, val, err, traceDone)
 	}
-	w.reply(val, err)
+	w.val, w.err = val, err
+	return false
 }
 
 func (w *worker) reply(val int64, err sem.Errno) {
@@ -354,7 +395,7 @@ func (s *Supervisor) process(tgid, ppid int32, nstgid []int32) *process {
 	if err != nil {
 		return nil
 	}
-	p := &process{tgid: tgid, pidfd: fd, nstgid: append([]int32(nil), nstgid...)}
+	p := &process{tgid: tgid, pidfd: fd, nstgid: append([]int32(nil), nstgid...), parked: make(map[*call]struct{})}
 	p.ns.Store(s.namespaceOf(ppid))
 	s.pidNames.Store(tgid, p.nstgid)
 	if prev, loaded := s.procs.LoadOrStore(tgid, p); loaded {
@@ -366,12 +407,25 @@ func (s *Supervisor) process(tgid, ppid int32, nstgid []int32) *process {
 }
 
 // groupExited cancels the waits of a thread group's threads (they are dead
-// or dying) and applies its undo adjustments. It may run twice for one
-// group: at exit_group and when the group's pidfd fires; the second run
-// applies what was recorded in between.
-func (s *Supervisor) groupExited(p *process) {
+// or dying) and applies its undo adjustments, once the group's calls in
+// progress have finished. It runs when a member calls exit_group (so the
+// parent cannot see the exit before the undo) and, with gone set, when the
+// group's pidfd fires; that last run applies what was recorded in between
+// and makes sure that no call of the group is served afterwards.
+func (s *Supervisor) groupExited(p *process, gone bool) {
+	p.life.Lock()
+	defer p.life.Unlock()
+	if p.exited {
+		return
+	}
+	p.exited = gone
 	for _, c := range s.parkedOf(p) {
-		s.ns.Cancel(&c.w, sem.EINTR)
+		if s.ns.Cancel(&c.w, sem.EINTR) {
+			// Unanswered: the thread is dead or dying.
+			s.mu.Lock()
+			s.finishLocked(c)
+			s.mu.Unlock()
+		}
 	}
 	s.ns.ExitUndo(&p.undo, p.tgid)
 }
@@ -410,7 +464,7 @@ func (s *Supervisor) watchExits() {
 			case eventProcess:
 				if v, ok := s.procs.LoadAndDelete(ev.Fd); ok {
 					p := v.(*process)
-					s.groupExited(p)
+					s.groupExited(p, true)
 					s.threads.Range(func(k, v any) bool {
 						if v.(*thread).proc == p {
 							s.threads.Delete(k)
@@ -475,7 +529,10 @@ func (s *Supervisor) pidAsSeenBy(p *process, pid int32) int32 {
 func (s *Supervisor) unshare(th *thread, flags uint64) {
 	const cloneSysvsem, cloneNewipc = 0x00040000, 0x08000000
 	if flags&cloneSysvsem != 0 || (flags&cloneNewipc != 0 && th.cred.CapSysAdmin) {
-		s.ns.ExitUndo(&th.proc.undo, th.proc.tgid)
+		p := th.proc
+		p.life.Lock()
+		s.ns.ExitUndo(&p.undo, p.tgid)
+		p.life.Unlock()
 	}
 	if flags&cloneNewipc != 0 && th.cred.CapSysAdmin {
 		ns := sem.NewNamespace(s.clock)
