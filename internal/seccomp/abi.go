@@ -21,6 +21,12 @@ type Data struct {
 	Args [6]uint64
 }
 
+// Native reports whether the call was made through the host's native ABI
+// (not x32, i386 or 32-bit ARM), whose numbers golang.org/x/sys/unix names.
+func (d *Data) Native() bool {
+	return d.Arch == uint32(nativeArch) && d.Nr&X32SyscallBit == 0
+}
+
 // Notif mirrors the kernel's struct seccomp_notif: one trapped system call,
 // as read from a listener with [Recv].
 type Notif struct {

@@ -12,7 +12,12 @@ import (
 // supervisor wants to see them too), are trapped with ActNotify; the same
 // calls made through the host's other ABIs (x32 and i386 on x86-64, 32-bit
 // ARM on arm64), including the multiplexed ipc(2), fail with ENOSYS, since
-// they would otherwise reach the host kernel's semaphores; everything else
+// they would otherwise reach the host kernel's semaphores; the calls of
+// those ABIs that change a thread's credentials or user namespace (set*id,
+// setgroups, capset, execve, unshare, setns) are trapped with ActNotify,
+// so that a supervisor that caches identities sees a 64-bit program change
+// its identity through int $0x80 (such a notification has
+// [Data.Native] false; the supervisor lets it continue); everything else
 // is allowed. Numbers repeated in extraNotify are ignored; [Build] rejects
 // invalid ones.
 //
@@ -33,11 +38,17 @@ func SemaphorePolicy(extraNotify []int) Policy {
 	}
 	p := Policy{Tables: []Table{native}, Default: ActAllow}
 	for _, c := range compatSemaphoreSyscalls {
-		p.Tables = append(p.Tables, Table{
+		t := Table{
 			ABI:     c.abi,
 			Rules:   Rules(ActErrno(unix.ENOSYS), c.nrs...),
 			Default: ActAllow,
-		})
+		}
+		for _, id := range compatIdentitySyscalls {
+			if id.abi == c.abi {
+				t.Rules = append(t.Rules, Rules(ActNotify, id.nrs...)...)
+			}
+		}
+		p.Tables = append(p.Tables, t)
 	}
 	return p
 }

@@ -38,3 +38,57 @@ var compatSemaphoreSyscalls = []abiSyscalls{
 		},
 	},
 }
+
+// compatIdentitySyscalls are the calls of the other ABIs that change a
+// thread's credentials or user namespace: set*id (16- and 32-bit ids),
+// setgroups, capset, execve, execveat, unshare and setns. A 64-bit program
+// can make them through int $0x80 and go on with 64-bit semaphore calls.
+var compatIdentitySyscalls = []abiSyscalls{
+	{
+		abi: ABI{Arch: ArchX86_64, X32: true},
+		nrs: []int{
+			X32SyscallBit | 105, // setuid
+			X32SyscallBit | 106, // setgid
+			X32SyscallBit | 113, // setreuid
+			X32SyscallBit | 114, // setregid
+			X32SyscallBit | 116, // setgroups
+			X32SyscallBit | 117, // setresuid
+			X32SyscallBit | 119, // setresgid
+			X32SyscallBit | 122, // setfsuid
+			X32SyscallBit | 123, // setfsgid
+			X32SyscallBit | 126, // capset
+			X32SyscallBit | 272, // unshare
+			X32SyscallBit | 308, // setns
+			X32SyscallBit | 520, // execve
+			X32SyscallBit | 545, // execveat
+		},
+	},
+	{
+		abi: ABI{Arch: ArchI386},
+		nrs: []int{
+			11,  // execve
+			23,  // setuid
+			46,  // setgid
+			70,  // setreuid
+			71,  // setregid
+			81,  // setgroups
+			138, // setfsuid
+			139, // setfsgid
+			164, // setresuid
+			170, // setresgid
+			185, // capset
+			203, // setreuid32
+			204, // setregid32
+			206, // setgroups32
+			208, // setresuid32
+			210, // setresgid32
+			213, // setuid32
+			214, // setgid32
+			215, // setfsuid32
+			216, // setfsgid32
+			310, // unshare
+			346, // setns
+			358, // execveat
+		},
+	},
+}

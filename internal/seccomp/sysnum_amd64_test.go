@@ -22,12 +22,18 @@ var semaphorePolicyCases = []verdictCase{
 	{ArchX86_64, X32SyscallBit | 220, ActErrno(unix.ENOSYS)},
 	{ArchX86_64, X32SyscallBit | 257, ActAllow}, // x32 openat: extra calls are native-only
 	{ArchX86_64, X32SyscallBit | 0, ActAllow},
-	{ArchI386, 117, ActErrno(unix.ENOSYS)}, // ipc
-	{ArchI386, 393, ActErrno(unix.ENOSYS)}, // semget
-	{ArchI386, 394, ActErrno(unix.ENOSYS)}, // semctl
-	{ArchI386, 420, ActErrno(unix.ENOSYS)}, // semtimedop_time64
-	{ArchI386, 64, ActAllow},               // getppid
-	{ArchI386, 395, ActAllow},              // shmget
-	{ArchAArch64, 190, ActAllow},           // not a host ABI: policy default
+	{ArchI386, 117, ActErrno(unix.ENOSYS)},       // ipc
+	{ArchI386, 393, ActErrno(unix.ENOSYS)},       // semget
+	{ArchI386, 394, ActErrno(unix.ENOSYS)},       // semctl
+	{ArchI386, 420, ActErrno(unix.ENOSYS)},       // semtimedop_time64
+	{ArchI386, 208, ActNotify},                   // setresuid32
+	{ArchI386, 23, ActNotify},                    // setuid
+	{ArchI386, 11, ActNotify},                    // execve
+	{ArchI386, 346, ActNotify},                   // setns
+	{ArchX86_64, X32SyscallBit | 117, ActNotify}, // x32 setresuid
+	{ArchX86_64, X32SyscallBit | 520, ActNotify}, // x32 execve
+	{ArchI386, 64, ActAllow},                     // getppid
+	{ArchI386, 395, ActAllow},                    // shmget
+	{ArchAArch64, 190, ActAllow},                 // not a host ABI: policy default
 	{ArchARM, 299, ActAllow},
 }

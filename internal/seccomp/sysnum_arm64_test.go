@@ -17,6 +17,8 @@ var semaphorePolicyCases = []verdictCase{
 	{ArchARM, 300, ActErrno(unix.ENOSYS)}, // semctl
 	{ArchARM, 312, ActErrno(unix.ENOSYS)}, // semtimedop
 	{ArchARM, 420, ActErrno(unix.ENOSYS)}, // semtimedop_time64
+	{ArchARM, 208, ActNotify},             // setresuid32
+	{ArchARM, 375, ActNotify},             // setns
 	{ArchARM, 301, ActAllow},              // msgsnd
 	{ArchARM, 56, ActAllow},               // openat
 	{ArchX86_64, 64, ActAllow},            // not a host ABI: policy default

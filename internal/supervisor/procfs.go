@@ -135,3 +135,26 @@ func hex(b []byte) uint64 {
 	v, _ := strconv.ParseUint(string(b), 16, 64)
 	return v
 }
+
+// readUserNS returns the inode number that names the user namespace of
+// thread tid (the link /proc/TID/ns/user reads "user:[INODE]").
+func readUserNS(tid int32, buf []byte) (uint64, error) {
+	path := "/proc/self/ns/user"
+	if tid > 0 {
+		path = "/proc/" + strconv.Itoa(int(tid)) + "/ns/user"
+	}
+	n, err := unix.Readlink(path, buf)
+	if err != nil {
+		return 0, err
+	}
+	return parseNSLink(buf[:n])
+}
+
+// parseNSLink parses the target of a /proc/PID/ns/* link, "TYPE:[INODE]".
+func parseNSLink(b []byte) (uint64, error) {
+	i, j := bytes.IndexByte(b, '['), bytes.LastIndexByte(b, ']')
+	if i < 0 || j < i+2 {
+		return 0, unix.EINVAL
+	}
+	return strconv.ParseUint(string(b[i+1:j]), 10, 64)
+}

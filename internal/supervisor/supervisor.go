@@ -32,8 +32,9 @@ var CredentialSyscalls = []int{
 
 // NamespaceSyscalls are trapped because unshare(CLONE_SYSVSEM) and
 // unshare(CLONE_NEWIPC) detach the caller from its undo list, which the
-// kernel then applies.
-var NamespaceSyscalls = []int{unix.SYS_UNSHARE}
+// kernel then applies, and because a new user namespace (unshare or
+// setns) takes away the caller's capabilities over the sandbox's sets.
+var NamespaceSyscalls = []int{unix.SYS_UNSHARE, unix.SYS_SETNS}
 
 // ExitSyscalls are trapped so that a thread group's SEM_UNDO adjustments
 // are applied before its parent can see it exit.
@@ -90,6 +91,14 @@ type Supervisor struct {
 	// namespaces (NStgid), kept after it exits, for GETPID.
 	pidNames sync.Map // int32 → []int32
 
+	// owners maps each namespace to the user namespace that owns it
+	// (the inode of its ns/user link): capabilities count over a
+	// namespace only for tasks in its owner, as the kernel's
+	// ns_capable(ns->user_ns, ...) for the tasks a sandbox can hold
+	// (they are in the owner or in a descendant of it, where they have
+	// no capability over it). 0: unknown, capabilities are taken as read.
+	owners sync.Map // *sem.Namespace → uint64
+
 	served atomic.Uint64 // semaphore calls answered
 	floor  bool          // answer without serving (Config.Floor)
 
@@ -113,6 +122,7 @@ type thread struct {
 	gen    uint64      // proc.gen when cred was read
 	stale  atomic.Bool // set when the thread may have changed identity
 	status taskStatus
+	userNS uint64 // the thread's user namespace when cred was read
 }
 
 // process is a thread group: the undo owner.
@@ -152,6 +162,10 @@ func New(c Config) (*Supervisor, error) {
 	s := &Supervisor{fd: c.Listener, ns: c.Namespace, epfd: epfd, kick: make(chan struct{}, 1), floor: c.Floor, clock: c.Clock}
 	if s.clock == nil {
 		s.clock = sem.SystemClock{}
+	}
+	// The sandbox's programs start in the supervisor's user namespace.
+	if ino, err := readUserNS(0, make([]byte, 64)); err == nil {
+		s.owners.Store(s.ns, ino)
 	}
 	if c.Trace != nil {
 		s.trace = &tracer{w: c.Trace}
@@ -217,6 +231,15 @@ func (w *worker) serve() {
 	if s.nwriters.Load() > 0 {
 		s.drainWriters()
 	}
+	if !n.Data.Native() {
+		// A call of another ABI that may change the caller's identity
+		// (the policy fails the others' semaphore calls in the filter).
+		if th := s.knownThread(int32(n.PID)); th != nil {
+			th.proc.gen.Add(1)
+		}
+		w.continueCall()
+		return
+	}
 	switch n.Data.Nr {
 	case unix.SYS_SEMGET, unix.SYS_SEMOP, unix.SYS_SEMTIMEDOP, unix.SYS_SEMCTL:
 	case unix.SYS_EXIT_GROUP:
@@ -232,6 +255,9 @@ func (w *worker) serve() {
 		if th := s.knownThread(int32(n.PID)); th != nil {
 			if n.Data.Nr == unix.SYS_UNSHARE {
 				s.unshare(th, n.Data.Args[0])
+				// A new user or IPC namespace changes what its
+				// capabilities are worth: read the group's identity again.
+				th.proc.gen.Add(1)
 			} else if n.Data.Nr == unix.SYS_EXECVE || n.Data.Nr == unix.SYS_EXECVEAT {
 				th.proc.gen.Add(1)
 			} else {
@@ -342,17 +368,24 @@ func (w *worker) thread() *thread {
 		}
 		gen := th.proc.gen.Load()
 		th.stale.Store(false)
-		if readTaskStatus(tid, w.buf, &th.status) != nil || seccomp.IDValid(s.fd, n.ID) != nil {
+		if readTaskStatus(tid, w.buf, &th.status) != nil {
+			return nil
+		}
+		userNS, err := readUserNS(tid, w.buf)
+		if err != nil || seccomp.IDValid(s.fd, n.ID) != nil {
 			return nil
 		}
 		th.gen = gen
-		th.cred = th.status.cred
-		th.cred.Groups = append([]uint32(nil), th.status.cred.Groups...)
+		s.setCred(th, userNS)
 		return th
 	}
 
 	th = &thread{tid: tid, pidfd: -1}
 	if readTaskStatus(tid, w.buf, &th.status) != nil {
+		return nil
+	}
+	userNS, err := readUserNS(tid, w.buf)
+	if err != nil {
 		return nil
 	}
 	if fd, err := unix.PidfdOpen(int(tid), pidfdThread); err == nil {
@@ -371,8 +404,7 @@ func (w *worker) thread() *thread {
 	}
 	th.proc = proc
 	th.gen = proc.gen.Load()
-	th.cred = th.status.cred
-	th.cred.Groups = append([]uint32(nil), th.status.cred.Groups...)
+	s.setCred(th, userNS)
 	th.task = sem.Task{PID: proc.tgid, Cred: &th.cred, Undo: &proc.undo}
 	if prev, loaded := s.threads.LoadOrStore(tid, th); loaded {
 		closeFD(th.pidfd)
@@ -382,6 +414,19 @@ func (w *worker) thread() *thread {
 		s.watchFD(th.pidfd, tid, eventThread)
 	}
 	return th
+}
+
+// setCred takes th's identity from the status just read, in user
+// namespace userNS: its capabilities count only if that namespace owns the
+// IPC namespace th's group uses (CapEff is relative to the task's own
+// user namespace).
+func (s *Supervisor) setCred(th *thread, userNS uint64) {
+	th.cred = th.status.cred
+	th.cred.Groups = append([]uint32(nil), th.status.cred.Groups...)
+	if v, ok := s.owners.Load(th.proc.ns.Load()); ok && v.(uint64) != 0 && v.(uint64) != userNS {
+		th.cred.CapIPCOwner, th.cred.CapSysAdmin = false, false
+	}
+	th.userNS = userNS
 }
 
 // process returns the thread group tgid, registering it on first sight.
@@ -536,6 +581,11 @@ func (s *Supervisor) unshare(th *thread, flags uint64) {
 	}
 	if flags&cloneNewipc != 0 && th.cred.CapSysAdmin {
 		ns := sem.NewNamespace(s.clock)
+		const cloneNewuser = 0x10000000
+		if flags&cloneNewuser == 0 {
+			s.owners.Store(ns, th.userNS)
+		} // else it is owned by the new user namespace: caps count as read
+
 		th.proc.ns.Store(ns)
 		s.nsByTgid.Store(th.proc.tgid, ns)
 		s.nested.Add(1)

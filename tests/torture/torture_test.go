@@ -268,11 +268,7 @@ wait`, q(p), q(E.sembox), q(dir), parts)
 				continue
 			}
 			msg := fmt.Sprintf("permission check %s differs from the kernel:\n    kernel: %s\n    %s: %s", via, hostLine, name, line)
-			if strings.HasPrefix(via, "via=unshare-userns") {
-				deviation(t, "D6 (bug): %s", msg)
-			} else {
-				t.Error(msg)
-			}
+			t.Error(msg)
 		}
 	}
 }
