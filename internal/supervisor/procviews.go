@@ -45,6 +45,7 @@ func (w *worker) serveOpen() bool {
 		w.continueCall()
 		return true
 	}
+	w.yieldTurn() // resolving and serving a view take system calls
 	name := w.resolve(dirfd, string(p))
 	if name != procSysvipcSem && name != procSysKernelSem {
 		w.continueCall()
