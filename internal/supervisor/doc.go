@@ -11,6 +11,20 @@
 // whoever later completes it (another worker serving a semop or semctl,
 // the watcher applying an undo) answers it from its own thread.
 //
+// One worker at a time receives; the others stand by. The kernel wakes
+// every thread waiting to receive for each notification, so idle receivers
+// would cost every call a context switch. The receiving worker hands the
+// turn to a standby worker before anything slow (reading /proc for a new
+// thread, serving a /proc view, applying an undo list at exit_group).
+//
+// # Exit
+//
+// A thread group's calls hold its life lock for reading while they are in
+// the engine; its undo list is applied with the lock held for writing,
+// when a member calls exit_group and again when its pidfd reports it gone.
+// After that, calls of the group still on their way are dropped, so no
+// operation of a dead group is performed after its undo.
+//
 // # Signals
 //
 // The filter is installed with SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV: once
@@ -31,10 +45,12 @@
 // recorded as sempid), its effective ids, groups and capabilities. They
 // are read from /proc/TID/status the first time a thread is seen, and
 // checked against pid reuse by asking the listener whether the
-// notification is still valid after the read. The filter also traps the
-// calls that change credentials (set*id, setgroups, capset, execve) and
-// lets them continue after marking the cache stale, so a changed identity
-// is read again on the next semaphore call. Threads and thread groups are
+// notification is still valid after the read. Capabilities count only
+// when the task is in the user namespace that owns the sandbox. The filter
+// also traps the calls that change credentials or namespaces (set*id,
+// setgroups, capset, execve, unshare, setns, in every ABI) and lets them
+// continue after marking the cache stale, so a changed identity is read
+// again on the next semaphore call. Threads and thread groups are
 // watched with pidfds: a thread's exit drops its cache entry and cancels
 // its wait; a thread group's exit applies its SEM_UNDO adjustments.
 package supervisor
