@@ -15,15 +15,19 @@
 // every thread waiting to receive for each notification, so idle receivers
 // would cost every call a context switch. The receiving worker hands the
 // turn to a standby worker before anything slow (reading /proc for a new
-// thread, serving a /proc view, applying an undo list at exit_group).
+// thread, serving a /proc view, applying an undo list).
 //
 // # Exit
 //
-// A thread group's calls hold its life lock for reading while they are in
-// the engine; its undo list is applied with the lock held for writing,
-// when a member calls exit_group and again when its pidfd reports it gone.
-// After that, calls of the group still on their way are dropped, so no
-// operation of a dead group is performed after its undo.
+// Threads and thread groups are watched with pidfds. A thread group's
+// undo list is applied when its pidfd fires: by the watcher, or by the
+// worker of the next semaphore call, which first handles every exit the
+// kernel has reported (the pidfd is readable before the parent can reap
+// the child, so no program sees a value from before the undo of a process
+// it knows to be dead). A group's calls hold its life lock for reading
+// while they are in the engine and the undo is applied with it held for
+// writing; calls of the group still on their way after that are dropped,
+// so no operation of a dead group is performed after its undo.
 //
 // # Signals
 //
@@ -50,7 +54,6 @@
 // also traps the calls that change credentials or namespaces (set*id,
 // setgroups, capset, execve, unshare, setns, in every ABI) and lets them
 // continue after marking the cache stale, so a changed identity is read
-// again on the next semaphore call. Threads and thread groups are
-// watched with pidfds: a thread's exit drops its cache entry and cancels
-// its wait; a thread group's exit applies its SEM_UNDO adjustments.
+// again on the next semaphore call. A thread's exit drops its
+// cache entry and cancels its wait.
 package supervisor

@@ -4,8 +4,6 @@ import (
 	"container/heap"
 	"time"
 
-	"golang.org/x/sys/unix"
-
 	"github.com/sembox/sembox/abi"
 	"github.com/sembox/sembox/internal/seccomp"
 	"github.com/sembox/sembox/internal/semsys"
@@ -62,25 +60,16 @@ func (s *Supervisor) newCall() *call {
 //
 // Once received, a trapped call ends only when it is answered or its
 // thread dies (a fatal signal, exit_group or execve in another thread),
-// so the thread's pidfd tells: poll is O(1), where asking the listener
-// walks the kernel's list of every pending notification (O(parked calls),
-// paid on every wake-up and by GETNCNT/GETZCNT for every waiter). In the
-// instant between a fatal signal and the thread's exit the caller is
-// taken for alive, as Linux lets a waker complete a dying waiter too; its
-// group's undo, applied when the group is gone, then covers it.
+// so the answer is whether the supervisor has seen the thread exit: no
+// system call. A caller that died a moment ago may be taken for alive,
+// as Linux lets a waker complete a dying waiter; but every semaphore call
+// first handles the exits already reported (reapExits), so a waiter that
+// anyone could know to be dead never consumes a semaphore. Without thread
+// pidfds (Linux < 6.9) the listener is asked, which walks the kernel's
+// list of pending notifications.
 func (c *call) alive(*sem.Waiter) bool {
-	if fd := c.th.pidfd; fd >= 0 {
-		pfd := [1]unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
-		for {
-			n, err := unix.Poll(pfd[:], 0)
-			if err == unix.EINTR {
-				continue
-			}
-			if err == nil {
-				return n == 0 || pfd[0].Revents&unix.POLLIN == 0
-			}
-			break
-		}
+	if c.th.pidfd >= 0 {
+		return !c.th.dead.Load()
 	}
 	return seccomp.IDValid(c.s.fd, c.id) == nil
 }

@@ -63,6 +63,7 @@ func (w *worker) serveOpen() bool {
 	if th == nil || seccomp.IDValid(w.s.fd, n.ID) != nil {
 		return true
 	}
+	w.reapExits() // the view shows values an undo may have changed
 	w.s.openView(w, th, name, flags)
 	return true
 }

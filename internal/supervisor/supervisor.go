@@ -22,8 +22,8 @@ const pidfdThread = unix.O_EXCL
 
 // CredentialSyscalls are the native system calls after which a thread's
 // identity may have changed. The filter must trap them (with
-// ExitSyscalls) in addition to the semaphore calls; the supervisor lets
-// them continue.
+// NamespaceSyscalls) in addition to the semaphore calls; the supervisor
+// lets them continue.
 var CredentialSyscalls = []int{
 	unix.SYS_SETUID, unix.SYS_SETGID, unix.SYS_SETREUID, unix.SYS_SETREGID,
 	unix.SYS_SETRESUID, unix.SYS_SETRESGID, unix.SYS_SETFSUID, unix.SYS_SETFSGID,
@@ -36,14 +36,10 @@ var CredentialSyscalls = []int{
 // setns) takes away the caller's capabilities over the sandbox's sets.
 var NamespaceSyscalls = []int{unix.SYS_UNSHARE, unix.SYS_SETNS}
 
-// ExitSyscalls are trapped so that a thread group's SEM_UNDO adjustments
-// are applied before its parent can see it exit.
-var ExitSyscalls = []int{unix.SYS_EXIT_GROUP}
-
 // ExtraNotify lists every system call besides the semaphore calls that
 // the filter must trap for this supervisor.
 func ExtraNotify(procViews bool) []int {
-	extra := append(append([]int(nil), CredentialSyscalls...), ExitSyscalls...)
+	extra := append([]int(nil), CredentialSyscalls...)
 	extra = append(extra, NamespaceSyscalls...)
 	if procViews {
 		extra = append(extra, OpenSyscalls...)
@@ -127,6 +123,10 @@ type thread struct {
 	stale  atomic.Bool // set when the thread may have changed identity
 	status taskStatus
 	userNS uint64 // the thread's user namespace when cred was read
+
+	// dead is set once the supervisor has seen the thread exit (its
+	// pidfd fired, or its group's).
+	dead atomic.Bool
 }
 
 // process is a thread group: the undo owner.
@@ -221,6 +221,8 @@ type worker struct {
 	buf     []byte
 	val     int64     // the answer serveSem computed
 	err     sem.Errno // its errno
+
+	events [16]unix.EpollEvent // for reapExits
 }
 
 func (s *Supervisor) worker() {
@@ -274,13 +276,6 @@ func (w *worker) serve() {
 	}
 	switch n.Data.Nr {
 	case unix.SYS_SEMGET, unix.SYS_SEMOP, unix.SYS_SEMTIMEDOP, unix.SYS_SEMCTL:
-	case unix.SYS_EXIT_GROUP:
-		if th := s.knownThread(int32(n.PID)); th != nil {
-			w.yieldTurn() // the undo may touch many sets and waiters
-			s.groupExited(th.proc, false)
-		}
-		w.continueCall()
-		return
 	default:
 		if w.serveOpen() {
 			return
@@ -306,6 +301,7 @@ func (w *worker) serve() {
 		w.reply(0, 0)
 		return
 	}
+	w.reapExits()
 	th := w.thread()
 	if th == nil {
 		return // the caller is gone
@@ -487,19 +483,18 @@ func (s *Supervisor) process(tgid, ppid int32, nstgid []int32) *process {
 	return p
 }
 
-// groupExited cancels the waits of a thread group's threads (they are dead
-// or dying) and applies its undo adjustments, once the group's calls in
-// progress have finished. It runs when a member calls exit_group (so the
-// parent cannot see the exit before the undo) and, with gone set, when the
-// group's pidfd fires; that last run applies what was recorded in between
-// and makes sure that no call of the group is served afterwards.
-func (s *Supervisor) groupExited(p *process, gone bool) {
+// groupExited cancels the waits of a thread group that is gone and
+// applies its undo adjustments, once its calls in progress have finished;
+// calls of the group still on their way are not served afterwards. It may
+// run more than once for a group (the watcher and a worker both see its
+// pidfd): a later run returns once the first has finished.
+func (s *Supervisor) groupExited(p *process) {
 	p.life.Lock()
 	defer p.life.Unlock()
 	if p.exited {
 		return
 	}
-	p.exited = gone
+	p.exited = true
 	for _, c := range s.parkedOf(p) {
 		if s.ns.Cancel(&c.w, sem.EINTR) {
 			// Unanswered: the thread is dead or dying.
@@ -521,8 +516,7 @@ func (s *Supervisor) watchFD(fd int, id int32, kind int32) {
 	_ = unix.EpollCtl(s.epfd, unix.EPOLL_CTL_ADD, fd, &ev)
 }
 
-// watchExits handles pidfd events: a thread's exit drops it, a thread
-// group's exit applies its undo list.
+// watchExits handles pidfd events as they come (see handleExits).
 func (s *Supervisor) watchExits() {
 	events := make([]unix.EpollEvent, 64)
 	for {
@@ -533,29 +527,76 @@ func (s *Supervisor) watchExits() {
 			}
 			return
 		}
-		for _, ev := range events[:n] {
-			switch ev.Pad {
-			case eventThread:
-				if v, ok := s.threads.LoadAndDelete(ev.Fd); ok {
-					th := v.(*thread)
-					s.cancelThread(th)
-					unix.EpollCtl(s.epfd, unix.EPOLL_CTL_DEL, th.pidfd, nil)
-					unix.Close(th.pidfd)
-				}
-			case eventProcess:
-				if v, ok := s.procs.LoadAndDelete(ev.Fd); ok {
-					p := v.(*process)
-					s.groupExited(p, true)
-					s.threads.Range(func(k, v any) bool {
-						if v.(*thread).proc == p {
-							s.threads.Delete(k)
-						}
-						return true
-					})
-					unix.EpollCtl(s.epfd, unix.EPOLL_CTL_DEL, p.pidfd, nil)
-					unix.Close(p.pidfd)
-				}
+		s.handleExits(events[:n])
+	}
+}
+
+// reapExits handles the exits the kernel has already reported but the
+// watcher may not have handled yet, before w serves a call that could
+// observe them. Linux applies a group's undo list before its parent can
+// reap it, and its pidfd is readable by then too, so this call, which
+// comes after anything its caller has learnt about that exit, sees the
+// undo applied, the dead waiters gone and GETNCNT/GETZCNT dropped. It
+// costs one epoll_wait with no timeout when nothing has exited.
+func (w *worker) reapExits() {
+	for {
+		n, err := unix.EpollWait(w.s.epfd, w.events[:], 0)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil || n == 0 {
+			return
+		}
+		w.yieldTurn() // an undo list may touch many sets and waiters
+		w.s.handleExits(w.events[:n])
+		if n < len(w.events) {
+			return
+		}
+	}
+}
+
+// handleExits handles pidfd events: a thread's exit ends its wait, a
+// thread group's exit applies its undo list. The watcher and the workers
+// may handle one event concurrently (a pidfd stays readable): each
+// returns only once the event has been handled, and one of them forgets
+// the thread or group and closes its pidfd.
+func (s *Supervisor) handleExits(events []unix.EpollEvent) {
+	for _, ev := range events {
+		switch ev.Pad {
+		case eventThread:
+			v, ok := s.threads.Load(ev.Fd)
+			if !ok {
+				continue
 			}
+			th := v.(*thread)
+			th.dead.Store(true) // from now on the engine skips its wait
+			s.cancelThread(th)
+			if s.threads.CompareAndDelete(ev.Fd, th) {
+				unix.EpollCtl(s.epfd, unix.EPOLL_CTL_DEL, th.pidfd, nil)
+				unix.Close(th.pidfd)
+			}
+		case eventProcess:
+			v, ok := s.procs.Load(ev.Fd)
+			if !ok {
+				continue
+			}
+			p := v.(*process)
+			s.groupExited(p)
+			if !s.procs.CompareAndDelete(ev.Fd, p) {
+				continue
+			}
+			s.threads.Range(func(k, v any) bool {
+				if th := v.(*thread); th.proc == p {
+					th.dead.Store(true)
+					if s.threads.CompareAndDelete(k, th) && th.pidfd >= 0 {
+						unix.EpollCtl(s.epfd, unix.EPOLL_CTL_DEL, th.pidfd, nil)
+						unix.Close(th.pidfd)
+					}
+				}
+				return true
+			})
+			unix.EpollCtl(s.epfd, unix.EPOLL_CTL_DEL, p.pidfd, nil)
+			unix.Close(p.pidfd)
 		}
 	}
 }
