@@ -185,7 +185,7 @@ func (s *Supervisor) cancelThread(th *thread) {
 func (s *Supervisor) watchParked() {
 	timer := time.NewTimer(time.Hour)
 	buf := make([]byte, 4096)
-	var st taskStatus
+	var st, leader taskStatus
 	for {
 		s.mu.Lock()
 		wait := time.Hour
@@ -224,7 +224,8 @@ func (s *Supervisor) watchParked() {
 			var reason sem.Errno
 			if timedOut {
 				reason = sem.EAGAIN
-			} else if readTaskStatus(c.th.tid, buf, &st) == nil && st.pendingUnblocked() {
+			} else if readTaskStatus(c.th.tid, buf, &st) == nil && st.pendingUnblocked() &&
+				signalledThread(c.th, &st, buf, &leader) {
 				reason = sem.EINTR
 			}
 			if reason != 0 {
@@ -246,6 +247,29 @@ func (s *Supervisor) watchParked() {
 			s.mu.Unlock()
 		}
 	}
+}
+
+// signalledThread reports whether a signal pending and not blocked for th
+// (st is its status) interrupts th. One sent to the thread does. One sent
+// to the process (pending for the group) goes to a single thread: Linux's
+// complete_signal gives it to the thread group's leader when the leader
+// does not block it, else to some thread that does not. So a waiting
+// thread other than the leader is interrupted only if the leader is gone,
+// or blocks the signal while it is still pending: the leader may have
+// taken it since st was read, and block it only while its handler runs,
+// so st is read again after the leader's status. leader is scratch space.
+func signalledThread(th *thread, st *taskStatus, buf []byte, leader *taskStatus) bool {
+	if st.sigPnd&^st.sigBlk != 0 || th.tid == th.proc.tgid {
+		return true
+	}
+	if readTaskStatus(th.proc.tgid, buf, leader) != nil || leader.zombie {
+		return true
+	}
+	forLeader := leader.sigBlk
+	if readTaskStatus(th.tid, buf, st) != nil {
+		return false // th is gone
+	}
+	return st.sigPnd&^st.sigBlk != 0 || st.shdPnd&^st.sigBlk&forLeader != 0
 }
 
 // pollCapLocked is the longest signal polling interval, stretched so that

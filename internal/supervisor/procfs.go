@@ -24,6 +24,7 @@ type taskStatus struct {
 	shdPnd    uint64  // signals pending for the thread group
 	sigBlk    uint64  // the thread's blocked signals
 	hasSignal bool    // the fields above were present
+	zombie    bool    // State is Z (zombie) or X (dead)
 	nspid     []int32 // the thread's ids from the supervisor's pid namespace down to its own
 }
 
@@ -78,6 +79,8 @@ func parseTaskStatus(b []byte, st *taskStatus) {
 		}
 		key, val := line[:colon], bytes.TrimSpace(line[colon+1:])
 		switch string(key) {
+		case "State":
+			st.zombie = len(val) > 0 && (val[0] == 'Z' || val[0] == 'X')
 		case "Tgid":
 			st.tgid = int32(atoi(val))
 		case "PPid":
