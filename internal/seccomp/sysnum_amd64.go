@@ -65,30 +65,10 @@ var compatIdentitySyscalls = []abiSyscalls{
 	},
 	{
 		abi: ABI{Arch: ArchI386},
-		nrs: []int{
-			11,  // execve
-			23,  // setuid
-			46,  // setgid
-			70,  // setreuid
-			71,  // setregid
-			81,  // setgroups
-			138, // setfsuid
-			139, // setfsgid
-			164, // setresuid
-			170, // setresgid
-			185, // capset
-			203, // setreuid32
-			204, // setregid32
-			206, // setgroups32
-			208, // setresuid32
-			210, // setresgid32
-			213, // setuid32
-			214, // setgid32
-			215, // setfsuid32
-			216, // setfsgid32
+		nrs: append([]int{
 			310, // unshare
 			346, // setns
 			358, // execveat
-		},
+		}, legacy32IdentitySyscalls...),
 	},
 }
