@@ -142,4 +142,17 @@
 // -semscript.long adds the sequence-number wrap-around (about a minute).
 // The tests that need the kernel skip if gcc is missing or unshare --ipc
 // fails (not root).
+//
+// TestMultiUnderSembox runs -semscript.multi-seeds random multi-process
+// scripts (see MultiScript; 200 by default, from -semscript.seed, at most
+// -semscript.multi-calls lines each, made by GenerateMulti): up to six
+// worker processes forked by a conductor, c/multiexec.c, that does one
+// thing at a time and waits for all its effects (a queued semop shows as
+// a rise of the sets' GETNCNT+GETZCNT, the blocked calls a line ends as
+// their drop, reported sorted by worker), so that the kernel's output is
+// deterministic. Each script runs natively twice (the two outputs must
+// agree), under `sembox run` and through RunEngineMulti (the engine with
+// one simulated process per worker, which GenerateMulti follows to know
+// who is blocked), outputs compared line by line. TestMultiCases holds
+// hand-written scripts; -semscript.multi-script=FILE compares one file.
 package semscript

@@ -144,10 +144,30 @@ func (r *engineRun) cycle(c *Call) string {
 // since in a single process nothing else can complete it; see Watchdog for
 // the errno.
 func (r *engineRun) semop(c *Call) string {
-	semid := c.ID.value(r.semgets)
 	var w sem.Waiter
-	var blocked bool
-	var err sem.Errno
+	blocked, err := r.semopStart(c, &w)
+	if blocked {
+		cancel := sem.EINTR
+		if c.Timeout != nil && c.Timeout.Sec == 0 && c.Timeout.Nsec < Watchdog {
+			cancel = sem.EAGAIN
+		}
+		if r.ns.Cancel(&w, cancel) {
+			err = cancel
+		} else {
+			err = w.Err
+		}
+	}
+	if err != 0 {
+		return resultLine(c.Line, "-1", err, "")
+	}
+	return resultLine(c.Line, "0", 0, "")
+}
+
+// semopStart makes the semtimedop(2) call c through r's front. If the
+// call must wait, w is queued and semopStart returns blocked; otherwise it
+// returns the call's result.
+func (r *engineRun) semopStart(c *Call, w *sem.Waiter) (blocked bool, err sem.Errno) {
+	semid := c.ID.value(r.semgets)
 	timeout := c.Timeout
 	if r.front == FrontSemsys {
 		mem := &memory{}
@@ -169,7 +189,7 @@ func (r *engineRun) semop(c *Call) string {
 			timeoutAddr = mem.add(b)
 		}
 		res := semsys.Semtimedop(r.ns, &r.task, mem, &r.scratch,
-			uint64(uint32(semid)), sopsAddr, nsops, timeoutAddr, &w)
+			uint64(uint32(semid)), sopsAddr, nsops, timeoutAddr, w)
 		blocked, err = res.Blocked, res.Err
 	} else {
 		// ksys_semtimedop reads the timeout, do_semtimedop checks nsops
@@ -182,24 +202,10 @@ func (r *engineRun) semop(c *Call) string {
 				err = sem.EFAULT
 			}
 		default:
-			blocked, err = r.ns.Semtimedop(&r.task, semid, c.Sops, timeout, &w)
+			blocked, err = r.ns.Semtimedop(&r.task, semid, c.Sops, timeout, w)
 		}
 	}
-	if blocked {
-		cancel := sem.EINTR
-		if timeout != nil && timeout.Sec == 0 && timeout.Nsec < Watchdog {
-			cancel = sem.EAGAIN
-		}
-		if r.ns.Cancel(&w, cancel) {
-			err = cancel
-		} else {
-			err = w.Err
-		}
-	}
-	if err != 0 {
-		return resultLine(c.Line, "-1", err, "")
-	}
-	return resultLine(c.Line, "0", 0, "")
+	return blocked, err
 }
 
 // semctl runs semctl(2) and returns its result and the values to print.
