@@ -35,7 +35,17 @@ type Namespace struct {
 	nextIdx  int                     // where the cyclic search starts (idr_next)
 	seq      int                     // sequence number of new ids
 	usedSems int64                   // semaphores in all sets
+
+	// undoEntries counts the undo entries (one per owner and set) that
+	// the namespace's sets have; see UndoInUse.
+	undoEntries atomic.Int64
 }
+
+// UndoInUse reports whether any undo owner holds an entry for a set of
+// the namespace, that is, whether applying some owner's undo list
+// (ExitUndo) could change anything here. It is a single atomic load, for
+// embedders that want to skip exit bookkeeping on their hot path.
+func (ns *Namespace) UndoInUse() bool { return ns.undoEntries.Load() != 0 }
 
 // NewNamespace returns an empty namespace with Linux's default limits.
 func NewNamespace(clock Clock) *Namespace {

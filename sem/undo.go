@@ -54,6 +54,7 @@ func (l *UndoList) findOrAddLocked(s *Set) *undo {
 	}
 	un := &undo{set: s, owner: l, adj: make([]int16, len(s.sems)), setPos: len(s.undos), lastUse: l.tick}
 	l.entries[s.id] = un
+	s.ns.undoEntries.Add(1)
 	s.undos = append(s.undos, un)
 	return un
 }
@@ -67,6 +68,7 @@ func (s *Set) dropUndosLocked() {
 		un.owner.mu.Lock()
 		if un.owner.entries[s.id] == un {
 			delete(un.owner.entries, s.id)
+			s.ns.undoEntries.Add(-1)
 		}
 		un.owner.mu.Unlock()
 	}
@@ -125,6 +127,7 @@ func (ns *Namespace) ExitUndo(l *UndoList, pid int32) {
 		mine := l.entries[s.id] == un
 		if mine {
 			delete(l.entries, s.id)
+			s.ns.undoEntries.Add(-1)
 		}
 		l.mu.Unlock()
 		if s.removed || un.dropped || !mine {

@@ -374,3 +374,41 @@ func TestExitUndoConcurrent(t *testing.T) {
 		}
 	}
 }
+
+// TestUndoInUse: the namespace knows whether any undo entry exists, through
+// creation, exit and IPC_RMID.
+func TestUndoInUse(t *testing.T) {
+	ns, _ := newNS()
+	a, b := rootTask(1), rootTask(2)
+	id1 := mustGet(t, ns, a, 1, 0o600)
+	id2 := mustGet(t, ns, a, 1, 0o600)
+	if ns.UndoInUse() {
+		t.Fatal("in use before any SEM_UNDO operation")
+	}
+	mustOp(t, ns, a, id1, sb(0, 1, 0))
+	if ns.UndoInUse() {
+		t.Fatal("in use after an operation without SEM_UNDO")
+	}
+	mustOp(t, ns, a, id1, sb(0, 1, undo))
+	mustOp(t, ns, a, id2, sb(0, 1, undo))
+	mustOp(t, ns, b, id1, sb(0, 1, undo))
+	ns.ExitUndo(a.Undo, a.PID)
+	if !ns.UndoInUse() {
+		t.Fatal("not in use while b has an entry")
+	}
+	if err := ns.Remove(a, id1); err != 0 {
+		t.Fatal(err)
+	}
+	if ns.UndoInUse() {
+		t.Fatal("in use after b's only set was removed")
+	}
+	mustOp(t, ns, b, id2, sb(0, 0, undo))
+	if !ns.UndoInUse() {
+		t.Fatal("a wait-for-zero with SEM_UNDO makes an entry too")
+	}
+	ns.ExitUndo(b.Undo, b.PID)
+	ns.ExitUndo(b.Undo, b.PID)
+	if ns.UndoInUse() {
+		t.Fatal("in use after every owner exited")
+	}
+}

@@ -91,7 +91,10 @@ func (s *Supervisor) finishLocked(c *call) {
 	if c.index >= 0 {
 		heap.Remove(&s.parked, c.index)
 	}
-	delete(c.th.proc.parked, c)
+	if _, ok := c.th.proc.parked[c]; ok {
+		delete(c.th.proc.parked, c)
+		s.nparked.Add(-1)
+	}
 }
 
 // answer sends the call's result.
@@ -132,6 +135,7 @@ func (s *Supervisor) park(c *call, th *thread, n *seccomp.Notif, r *semsys.Semop
 	c.due = c.nextDue(t)
 	heap.Push(&s.parked, c)
 	th.proc.parked[c] = struct{}{}
+	s.nparked.Add(1)
 	s.mu.Unlock()
 	select {
 	case s.kick <- struct{}{}:

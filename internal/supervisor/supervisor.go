@@ -99,6 +99,13 @@ type Supervisor struct {
 	// no capability over it). 0: unknown, capabilities are taken as read.
 	owners sync.Map // *sem.Namespace → uint64
 
+	// inflight counts the calls received and not yet served or parked;
+	// nparked the calls parked. With nothing else in flight, nothing
+	// parked and no undo entry, an exit changes nothing a call could see
+	// (see reapExits).
+	inflight atomic.Int32
+	nparked  atomic.Int32
+
 	served atomic.Uint64 // semaphore calls answered
 	floor  bool          // answer without serving (Config.Floor)
 
@@ -246,7 +253,9 @@ func (s *Supervisor) worker() {
 			w.yieldTurn()
 			return
 		}
+		s.inflight.Add(1)
 		w.serve()
+		s.inflight.Add(-1)
 	}
 }
 
@@ -537,8 +546,14 @@ func (s *Supervisor) watchExits() {
 // reap it, and its pidfd is readable by then too, so this call, which
 // comes after anything its caller has learnt about that exit, sees the
 // undo applied, the dead waiters gone and GETNCNT/GETZCNT dropped. It
-// costs one epoll_wait with no timeout when nothing has exited.
+// costs one epoll_wait with no timeout when nothing has exited, and
+// nothing when an exit could change nothing: no other call in flight
+// (whose group's exit would wait for it), none parked, no undo entry.
 func (w *worker) reapExits() {
+	s := w.s
+	if s.inflight.Load() <= 1 && s.nparked.Load() == 0 && !s.ns.UndoInUse() && s.nested.Load() == 0 {
+		return
+	}
 	for {
 		n, err := unix.EpollWait(w.s.epfd, w.events[:], 0)
 		if err == unix.EINTR {
