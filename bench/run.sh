@@ -266,8 +266,9 @@ done
 
 echo "bench: scale: memory for semaphores (sets of 1000, every value written)" >&2
 for sets in 100 1000; do
-  # sembox: growth of the supervisor's VmRSS (best of 2); native: the drop
-  # of MemAvailable (kernel memory, median of 3: other work moves it too).
+  # sembox: growth of the supervisor's VmRSS (best of 2); native: the
+  # growth of Slab in /proc/meminfo, where the kernel allocates the sets
+  # (median of 3: other work moves it too).
   b=nan
   for _ in 1 2; do
     v=$(once unshare --ipc "${SB[@]}" "$tmp/scale" mem $sets 1000)
@@ -352,7 +353,7 @@ done
 m1=$(awk -v v="${R[mem.1000.native]}" 'BEGIN { print v == "nan" ? "nan" : v / 1024 }')
 m2=$(awk -v v="${R[mem.1000.sembox]}" 'BEGIN { print v == "nan" ? "nan" : v / 1024 }')
 read -r g v <<<"$(lin "${R[mem.100.sembox]}" "${R[mem.1000.sembox]}" 10)"
-row "memory per 1,000,000 semaphores (kernel: MemAvailable drop; sembox: supervisor VmRSS growth)" "MB" "$m1" "$m2" time \
+row "memory per 1,000,000 semaphores (kernel: Slab growth; sembox: supervisor VmRSS growth)" "MB" "$m1" "$m2" time \
   "linear: 100,000→1,000,000 (10×) grew **$g ×**" "$v" "memory per 1M sems"
 row "open+close of an ordinary file, /proc views served" "ns" "${R[open.native]}" "${R[open.sembox]}" time "-" "-" "open()"
 row "open+close of an ordinary file, --no-proc" "ns" "${R[open.native]}" "${R[open.noproc]}" time "-" "-" "open() no-proc"

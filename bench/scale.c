@@ -17,10 +17,10 @@
  *                       create SETS sets of NSEMS semaphores and SETALL
  *                       them; prints "PARENT_RSS_BEFORE_KB
  *                       PARENT_RSS_CREATED_KB PARENT_RSS_SET_KB
- *                       MEMAVAILABLE_DROP_KB". Under sembox the parent
- *                       is the sembox supervisor; natively only the
- *                       system-wide MemAvailable drop (kernel memory,
- *                       noisy: other work on the machine counts too)
+ *                       SLAB_GROWTH_KB". Under sembox the parent is the
+ *                       sembox supervisor; natively only the system-wide
+ *                       growth of Slab (kernel memory, where the sets
+ *                       live; other work on the machine counts too)
  *                       means something. */
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -193,7 +193,7 @@ static long field_kb(const char *path, const char *key) {
 static int mem(long nsets, int nsems) {
 	char path[64];
 	snprintf(path, sizeof path, "/proc/%d/status", (int)getppid());
-	long before = field_kb(path, "VmRSS:"), avail = field_kb("/proc/meminfo", "MemAvailable:");
+	long before = field_kb(path, "VmRSS:"), slab = field_kb("/proc/meminfo", "Slab:");
 	int *ids = malloc(nsets * sizeof *ids);
 	unsigned short *vals = malloc(nsems * sizeof *vals);
 	for (int i = 0; i < nsems; i++) vals[i] = 1;
@@ -205,9 +205,9 @@ static int mem(long nsets, int nsems) {
 	for (long s = 0; s < nsets; s++)
 		if (semctl(ids[s], 0, SETALL, vals) < 0) die("SETALL");
 	sleep(1); /* the kernel folds its per-CPU memory counters every second */
-	long after = field_kb(path, "VmRSS:"), avail2 = field_kb("/proc/meminfo", "MemAvailable:");
+	long after = field_kb(path, "VmRSS:"), slab2 = field_kb("/proc/meminfo", "Slab:");
 	for (long s = 0; s < nsets; s++) semctl(ids[s], 0, IPC_RMID);
-	printf("%ld %ld %ld %ld\n", before, created, after, avail - avail2);
+	printf("%ld %ld %ld %ld\n", before, created, after, slab2 - slab);
 	return 0;
 }
 

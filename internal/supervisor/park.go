@@ -18,8 +18,8 @@ const (
 	// statusReadsPerSecond caps the /proc reads of all parked calls
 	// together; with many parked calls each is checked less often. A
 	// read of /proc/TID/status costs ~6 µs here, so this is ~3% of a CPU
-	// (20,000 took 40-50% of one with 3,000 calls parked, counting the
-	// watcher's wake-ups), at the price of a longer signal-to-EINTR
+	// (20,000 took 37% of one with 3,000 calls parked, counting the
+	// watcher's wake-ups; 5,000 take 13%), at the price of a longer signal-to-EINTR
 	// latency past 100 parked calls: 200 ms with 1,000, 2 s with 10,000.
 	statusReadsPerSecond = 5000
 	// minWatcherSleep is the shortest sleep of the watcher between signal
