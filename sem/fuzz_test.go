@@ -132,6 +132,15 @@ func (s *semopsState) check() {
 	if int(counted) != queued {
 		s.fatalf("GETNCNT+GETZCNT over all semaphores = %d, but %d waiters are queued (each must count exactly once)", counted, queued)
 	}
+	entries := false
+	for _, tk := range s.tasks {
+		if s.ns.Adjustments(tk.Undo, s.id) != nil {
+			entries = true
+		}
+	}
+	if s.ns.UndoInUse() != entries {
+		s.fatalf("UndoInUse = %v, but undo entries exist: %v", s.ns.UndoInUse(), entries)
+	}
 }
 
 // FuzzSemops feeds random operations, blocking waits, cancellations,
