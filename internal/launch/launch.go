@@ -187,7 +187,7 @@ func Start(c Config) (*Sandbox, error) {
 	if err := sb.handshake(sock); err != nil {
 		// A listener handed to OnListener is the caller's, and is being
 		// served: closing it now would fail the helper's own trapped
-		// calls (its exit_group) with ENOSYS.
+		// calls with ENOSYS.
 		if sb.Listener >= 0 && c.OnListener == nil {
 			unix.Close(sb.Listener)
 		}
