@@ -60,7 +60,11 @@ func (w *worker) serveOpen() bool {
 		flags = binary.LittleEndian.Uint64(how[:])
 	}
 	th := w.thread()
-	if th == nil || seccomp.IDValid(w.s.fd, n.ID) != nil {
+	if th == nil {
+		return true
+	}
+	defer th.serving.Unlock()
+	if seccomp.IDValid(w.s.fd, n.ID) != nil {
 		return true
 	}
 	w.reapExits() // the view shows values an undo may have changed

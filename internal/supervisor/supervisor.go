@@ -122,14 +122,19 @@ type thread struct {
 	proc  *process
 	pidfd int // -1 if the kernel has no thread pidfds
 
-	// The fields below are used only by the worker serving the thread's
-	// current call: a thread makes one system call at a time.
-	task   sem.Task
-	cred   sem.Cred
-	gen    uint64      // proc.gen when cred was read
-	stale  atomic.Bool // set when the thread may have changed identity
-	status taskStatus
-	userNS uint64 // the thread's user namespace when cred was read
+	// serving is held by the worker serving the thread's call (see
+	// worker.thread). A thread makes one system call at a time, so it is
+	// never contended; it makes the hand-over of the fields below from
+	// one worker to the next explicit (the kernel orders them, through
+	// the answer and the next trap, but the race detector cannot see
+	// that).
+	serving sync.Mutex
+	task    sem.Task
+	cred    sem.Cred
+	gen     uint64      // proc.gen when cred was read
+	stale   atomic.Bool // set when the thread may have changed identity
+	status  taskStatus
+	userNS  uint64 // the thread's user namespace when cred was read
 
 	// dead is set once the supervisor has seen the thread exit (its
 	// pidfd fired, or its group's).
@@ -292,7 +297,9 @@ func (w *worker) serve() {
 		if th := s.knownThread(int32(n.PID)); th != nil {
 			if n.Data.Nr == unix.SYS_UNSHARE {
 				w.yieldTurn()
+				th.serving.Lock()
 				s.unshare(th, n.Data.Args[0])
+				th.serving.Unlock()
 				// A new user or IPC namespace changes what its
 				// capabilities are worth: read the group's identity again.
 				th.proc.gen.Add(1)
@@ -321,10 +328,12 @@ func (w *worker) serve() {
 		// Received before its group died, served after: the group's
 		// undo list is applied and nobody waits for the answer.
 		p.life.RUnlock()
+		th.serving.Unlock()
 		return
 	}
 	blocked := w.serveSem(th)
 	p.life.RUnlock()
+	th.serving.Unlock()
 	if !blocked {
 		w.reply(w.val, w.err)
 	}
@@ -395,13 +404,15 @@ func (s *Supervisor) knownThread(tid int32) *thread {
 	return nil
 }
 
-// thread returns the calling thread with a current identity, or nil if
-// the caller is gone.
+// thread returns the calling thread with a current identity, its serving
+// lock held for the call (the caller unlocks it), or nil if the caller is
+// gone.
 func (w *worker) thread() *thread {
 	s, n := w.s, &w.n
 	tid := int32(n.PID)
 	th := s.knownThread(tid)
 	if th != nil {
+		th.serving.Lock()
 		if !th.stale.Load() && th.gen == th.proc.gen.Load() {
 			return th
 		}
@@ -409,10 +420,12 @@ func (w *worker) thread() *thread {
 		gen := th.proc.gen.Load()
 		th.stale.Store(false)
 		if readTaskStatus(tid, w.buf, &th.status) != nil {
+			th.serving.Unlock()
 			return nil
 		}
 		userNS, err := readUserNS(tid, w.buf)
 		if err != nil || seccomp.IDValid(s.fd, n.ID) != nil {
+			th.serving.Unlock()
 			return nil
 		}
 		th.gen = gen
@@ -447,9 +460,12 @@ func (w *worker) thread() *thread {
 	th.gen = proc.gen.Load()
 	s.setCred(th, userNS)
 	th.task = sem.Task{PID: proc.tgid, Cred: &th.cred, Undo: &proc.undo}
+	th.serving.Lock()
 	if prev, loaded := s.threads.LoadOrStore(tid, th); loaded {
 		closeFD(th.pidfd)
-		return prev.(*thread)
+		prev := prev.(*thread)
+		prev.serving.Lock()
+		return prev
 	}
 	if th.pidfd >= 0 {
 		s.watchFD(th.pidfd, tid, eventThread)
