@@ -21,10 +21,16 @@
 #define PG 4096
 #define RWSZ (24 * PG) /* holds GETALL of the largest set (2 * 32000 bytes) */
 static uint64_t R;
-static unsigned char *rw;       /* RWSZ bytes read-write */
-static unsigned char *ro;       /* 1 page, read-only except while we fill it */
-static unsigned char *strad;    /* 1 page RW followed by a PROT_NONE page */
-static unsigned char *none;     /* PROT_NONE page */
+/* The buffers a pointer argument may point into. A semtimedop's timeout
+ * has its own set, so that filling the sops cannot overwrite it (a
+ * timeout rewritten with sops bytes could block for hours). */
+struct bufs {
+    unsigned char *rw;    /* RWSZ bytes read-write */
+    unsigned char *ro;    /* 1 page, read-only except while we fill it */
+    unsigned char *strad; /* 1 page RW followed by a PROT_NONE page */
+};
+static struct bufs args_bufs, timeout_bufs;
+static unsigned char *none; /* PROT_NONE page */
 static int ids[256];
 static int nids;
 
@@ -35,7 +41,8 @@ static uint64_t r(uint64_t n) { return rnd_below(&R, n); }
 /* Picks a pointer kind, fills the buffer behind it with len bytes from
  * fill (if it has somewhere to put them) and returns the address. For
  * outputs, fill is NULL and the buffer is set to a pattern. */
-static uint64_t pick_ptr(size_t len, const void *fill, int *kind_out, int bias_valid) {
+static uint64_t pick_ptr_in(struct bufs *b, size_t len, const void *fill, int *kind_out, int bias_valid) {
+    unsigned char *rw = b->rw, *ro = b->ro, *strad = b->strad;
     int k = (int)r(NPK);
     if (bias_valid && r(100) < 55)
         k = P_RW;
@@ -79,6 +86,10 @@ static uint64_t pick_ptr(size_t len, const void *fill, int *kind_out, int bias_v
     if (fill && len <= RWSZ - 8)
         memcpy(p, fill, len);
     return (uint64_t)(uintptr_t)p;
+}
+
+static uint64_t pick_ptr(size_t len, const void *fill, int *kind_out, int bias_valid) {
+    return pick_ptr_in(&args_bufs, len, fill, kind_out, bias_valid);
 }
 
 static int valid_out(int kind) { return kind == P_RW || kind == P_MISALIGNED; }
@@ -178,16 +189,16 @@ static void do_semop(int i, int timed) {
             ts.tv_sec = 0;
             ts.tv_nsec = (long)(100000 + r(900000)); /* at most 1 ms: may wait */
             nowait = r(2);
-            to = pick_ptr(sizeof ts, &ts, &tkind, 1);
+            to = pick_ptr_in(&timeout_bufs, sizeof ts, &ts, &tkind, 1);
         } else if (c < 8) {
             static const struct timespec badts[] = { { 0, 1000000000L }, { -1, 0 }, { 0, -1 }, { 0, 0 },
                                                      { 1000000, 0 }, { 0x7fffffffffffffffL, 999999999L } };
             ts = badts[r(6)];
-            to = pick_ptr(sizeof ts, &ts, &tkind, 1);
+            to = pick_ptr_in(&timeout_bufs, sizeof ts, &ts, &tkind, 1);
         } else {
             ts.tv_sec = 0;
             ts.tv_nsec = 500000;
-            to = pick_ptr(sizeof ts, &ts, &tkind, 0);
+            to = pick_ptr_in(&timeout_bufs, sizeof ts, &ts, &tkind, 0);
         }
         if (tkind != P_RW && tkind != P_RO && tkind != P_MISALIGNED)
             nowait = 1; /* the timeout may not be read as we wrote it */
@@ -319,14 +330,19 @@ int main(int argc, char **argv) {
     t_setup(60 + calls / 500);
     /* stdout is a pipe or file: full buffering is fine and much faster. */
     setvbuf(stdout, NULL, _IOFBF, 1 << 16);
-    rw = mmap(NULL, RWSZ, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    ro = mmap(NULL, PG, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    strad = mmap(NULL, 2 * PG, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    for (int i = 0; i < 2; i++) {
+        struct bufs *b = i ? &timeout_bufs : &args_bufs;
+        b->rw = mmap(NULL, RWSZ, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        b->ro = mmap(NULL, PG, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        b->strad = mmap(NULL, 2 * PG, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (b->rw == MAP_FAILED || b->ro == MAP_FAILED || b->strad == MAP_FAILED)
+            FATAL("mmap");
+        if (mprotect(b->strad + PG, PG, PROT_NONE) < 0)
+            FATAL("mprotect");
+    }
     none = mmap(NULL, PG, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (rw == MAP_FAILED || ro == MAP_FAILED || strad == MAP_FAILED || none == MAP_FAILED)
+    if (none == MAP_FAILED)
         FATAL("mmap");
-    if (mprotect(strad + PG, PG, PROT_NONE) < 0)
-        FATAL("mprotect");
     for (int i = 0; i < calls; i++) {
         uint64_t c = r(100);
         if (c < 22)
