@@ -325,7 +325,7 @@ int main(int argc, char **argv) {
         fprintf(stderr, "usage: hostile SEED CALLS\n");
         return 2;
     }
-    R = strtoull(argv[1], NULL, 0) | 1;
+    R = strtoull(argv[1], NULL, 0) << 1 | 1; /* never 0 (xorshift stays at 0), distinct per seed */
     int calls = atoi(argv[2]);
     t_setup(60 + calls / 500);
     /* stdout is a pipe or file: full buffering is fine and much faster. */
