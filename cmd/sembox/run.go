@@ -166,6 +166,7 @@ func run(args []string) int {
 			Namespace:   ns,
 			Sandbox:     control.Sandbox{PID: os.Getpid(), Command: o.argv},
 			Adjustments: sup.Adjustments,
+			Settle:      sup.HandleReportedExits,
 		})
 	}
 	go forwardSignals(sigs, root)

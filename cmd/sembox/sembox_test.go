@@ -63,6 +63,10 @@ func TestAdminTools(t *testing.T) {
 		$a = semget(0x1234, 3, IPC_CREAT|0600) // die "semget: $!";
 		$b = semget(0x5678, 1, IPC_CREAT|0640) // die "semget: $!";
 		semop($a, pack("s!3", 1, 2, SEM_UNDO)) or die "semop: $!";
+		# A child adds 3 to semaphore 2 with SEM_UNDO and is killed: once
+		# it is reaped, its undo must show from outside too.
+		if (($c = fork) == 0) { semop($a, pack("s!3", 2, 3, SEM_UNDO)); kill 9, $$; sleep 60 }
+		waitpid($c, 0);
 		print "ready\n"; $| = 1; sleep 60;`
 	cmd := exec.Command("unshare", "--ipc", bin, "run", "--", "perl", "-e", script)
 	stdout, _ := cmd.StdoutPipe()
@@ -99,6 +103,9 @@ func TestAdminTools(t *testing.T) {
 	s1 := detail[0].Sems[1]
 	if s1.Value != 2 || len(s1.Adjustments) != 1 || s1.Adjustments[0].Adj != -2 {
 		t.Fatalf("ipcs -i 0: semaphore 1 = %+v, want value 2 with adjustment -2", s1)
+	}
+	if s2 := detail[0].Sems[2]; s2.Value != 0 || len(s2.Adjustments) != 0 {
+		t.Fatalf("ipcs -i 0: semaphore 2 = %+v, want 0 with no adjustment: the killed child's undo", s2)
 	}
 	text, _ := exec.Command(bin, append([]string{"ipcs"}, sandbox...)...).Output()
 	if !strings.Contains(string(text), "0x00001234 0          root       600        3") {

@@ -82,6 +82,10 @@ type Backend struct {
 	Sandbox   Sandbox
 	// Adjustments returns every undo owner's adjustments for set id.
 	Adjustments func(id int32) map[int32][]int16
+	// Settle, if set, is called before each request is answered, so that
+	// what the sandbox has already done shows (the undo of a process
+	// that has exited, say).
+	Settle func()
 }
 
 // Dir returns the directory of the current user's sandbox sockets.
@@ -160,6 +164,9 @@ func peerAllowed(c *net.UnixConn) bool {
 var admin = &sem.Task{PID: 0, Cred: &sem.Cred{CapIPCOwner: true, CapSysAdmin: true}}
 
 func (b *Backend) handle(req *Request) Response {
+	if b.Settle != nil {
+		b.Settle()
+	}
 	ns := b.Namespace
 	resp := Response{Sandbox: b.Sandbox, Limits: ns.Limits()}
 	switch req.Op {

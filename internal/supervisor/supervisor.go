@@ -570,17 +570,33 @@ func (w *worker) reapExits() {
 	if s.inflight.Load() <= 1 && s.nparked.Load() == 0 && !s.ns.UndoInUse() && s.nested.Load() == 0 {
 		return
 	}
+	s.drainExits(w.events[:], w)
+}
+
+// HandleReportedExits handles the exits the kernel has already reported
+// (see reapExits), for a reader outside the sandbox such as the control
+// socket's, so that it sees a dead process's undo applied.
+func (s *Supervisor) HandleReportedExits() {
+	s.drainExits(make([]unix.EpollEvent, 16), nil)
+}
+
+// drainExits handles the pidfd events that are ready, without waiting,
+// using events as the buffer. A worker w, if given, first passes its turn
+// on: an undo list may touch many sets and waiters.
+func (s *Supervisor) drainExits(events []unix.EpollEvent, w *worker) {
 	for {
-		n, err := unix.EpollWait(w.s.epfd, w.events[:], 0)
+		n, err := unix.EpollWait(s.epfd, events, 0)
 		if err == unix.EINTR {
 			continue
 		}
 		if err != nil || n == 0 {
 			return
 		}
-		w.yieldTurn() // an undo list may touch many sets and waiters
-		w.s.handleExits(w.events[:n])
-		if n < len(w.events) {
+		if w != nil {
+			w.yieldTurn()
+		}
+		s.handleExits(events[:n])
+		if n < len(events) {
 			return
 		}
 	}
