@@ -87,14 +87,7 @@ type MultiScript struct {
 func ParseMulti(text string) (*MultiScript, error) {
 	s := &MultiScript{}
 	nsemget := 0
-	for i, raw := range strings.Split(text, "\n") {
-		raw, _, _ = strings.Cut(raw, "#")
-		words := strings.FieldsFunc(raw, func(r rune) bool {
-			return r == ' ' || r == '\t' || r == '\r' || r == '\n'
-		})
-		if len(words) == 0 {
-			continue
-		}
+	for i, words := range scriptLines(text) {
 		st, err := parseStep(words, nsemget)
 		if err != nil {
 			return nil, &ParseError{Line: i + 1, Msg: err.Error()}

@@ -3,6 +3,7 @@ package semscript
 import (
 	"errors"
 	"fmt"
+	"iter"
 	"strings"
 
 	"github.com/sembox/sembox/abi"
@@ -113,18 +114,28 @@ func (e *ParseError) Error() string { return fmt.Sprintf("line %d: %s", e.Line, 
 
 var errSyntax = errors.New("syntax")
 
+// scriptLines yields the words of each line of a script that has any,
+// with its line number from 0: a '#' starts a comment, words are
+// separated by spaces and tabs (the executors' rules).
+func scriptLines(text string) iter.Seq2[int, []string] {
+	return func(yield func(int, []string) bool) {
+		for i, raw := range strings.Split(text, "\n") {
+			raw, _, _ = strings.Cut(raw, "#")
+			words := strings.FieldsFunc(raw, func(r rune) bool {
+				return r == ' ' || r == '\t' || r == '\r' || r == '\n'
+			})
+			if len(words) > 0 && !yield(i, words) {
+				return
+			}
+		}
+	}
+}
+
 // Parse parses a script. It accepts exactly what the C executor accepts.
 func Parse(text string) (*Script, error) {
 	s := &Script{}
 	nsemget := 0
-	for i, raw := range strings.Split(text, "\n") {
-		raw, _, _ = strings.Cut(raw, "#")
-		words := strings.FieldsFunc(raw, func(r rune) bool {
-			return r == ' ' || r == '\t' || r == '\r' || r == '\n'
-		})
-		if len(words) == 0 {
-			continue
-		}
+	for i, words := range scriptLines(text) {
 		c, err := parseCall(words, nsemget)
 		if err != nil {
 			return nil, &ParseError{Line: i + 1, Msg: err.Error()}
