@@ -118,9 +118,17 @@ func TestSignalLatency(t *testing.T) {
 	}
 	ne := num(t, nm, "mt_eintr1") + 2*num(t, nm, "mt_eintr2")
 	se := num(t, sm, "mt_eintr1") + 2*num(t, sm, "mt_eintr2")
-	if se > ne {
-		t.Errorf("one process-directed signal to a process whose two other threads wait in semop "+
-			"(the main thread takes it): %v EINTRs in %s trials under sembox, %v natively", se, sm["mt_trials"], ne)
+	// Linux gives the signal to the main thread unless that thread blocks
+	// it at that instant (glibc blocks every signal inside pthread_create),
+	// so a rare EINTR is legitimate; the supervisor before B5 was fixed
+	// interrupted the waiting threads in 20% of the trials.
+	msg := fmt.Sprintf("one process-directed signal to a process whose two other threads wait in semop "+
+		"(the main thread takes it): %v EINTRs in %s trials under sembox, %v natively", se, sm["mt_trials"], ne)
+	switch trials := num(t, sm, "mt_trials"); {
+	case se > ne+trials/10:
+		t.Error(msg)
+	case se > ne:
+		t.Log("note: " + msg)
 	}
 }
 
