@@ -190,6 +190,7 @@ func (s *Supervisor) watchParked() {
 	timer := time.NewTimer(time.Hour)
 	buf := make([]byte, 4096)
 	var st, leader taskStatus
+	read := func(tid int32, into *taskStatus) error { return readTaskStatus(tid, buf, into) }
 	for {
 		s.mu.Lock()
 		wait := time.Hour
@@ -229,7 +230,7 @@ func (s *Supervisor) watchParked() {
 			if timedOut {
 				reason = sem.EAGAIN
 			} else if readTaskStatus(c.th.tid, buf, &st) == nil && st.pendingUnblocked() &&
-				signalledThread(c.th, &st, buf, &leader) {
+				signalledThread(c.th.tid, c.th.proc.tgid, &st, read, &leader) {
 				reason = sem.EINTR
 			}
 			if reason != 0 {
@@ -253,25 +254,26 @@ func (s *Supervisor) watchParked() {
 	}
 }
 
-// signalledThread reports whether a signal pending and not blocked for th
-// (st is its status) interrupts th. One sent to the thread does. One sent
-// to the process (pending for the group) goes to a single thread: Linux's
-// complete_signal gives it to the thread group's leader when the leader
-// does not block it, else to some thread that does not. So a waiting
-// thread other than the leader is interrupted only if the leader is gone,
-// or blocks the signal while it is still pending: the leader may have
-// taken it since st was read, and block it only while its handler runs,
-// so st is read again after the leader's status. leader is scratch space.
-func signalledThread(th *thread, st *taskStatus, buf []byte, leader *taskStatus) bool {
-	if st.sigPnd&^st.sigBlk != 0 || th.tid == th.proc.tgid {
+// signalledThread reports whether a signal pending and not blocked for
+// thread tid of group tgid (st is its status; read reads a status)
+// interrupts it. One sent to the thread does. One sent to the process
+// (pending for the group) goes to a single thread: Linux's complete_signal
+// gives it to the group's leader when the leader does not block it, else
+// to some thread that does not. So a waiting thread other than the leader
+// is interrupted only if the leader is gone, or blocks the signal while it
+// is still pending: the leader may have taken it since st was read, and
+// blocks it only while its handler runs, so st is read again after the
+// leader's status. leader is scratch space.
+func signalledThread(tid, tgid int32, st *taskStatus, read func(tid int32, into *taskStatus) error, leader *taskStatus) bool {
+	if st.sigPnd&^st.sigBlk != 0 || tid == tgid {
 		return true
 	}
-	if readTaskStatus(th.proc.tgid, buf, leader) != nil || leader.zombie {
+	if read(tgid, leader) != nil || leader.zombie {
 		return true
 	}
 	forLeader := leader.sigBlk
-	if readTaskStatus(th.tid, buf, st) != nil {
-		return false // th is gone
+	if read(tid, st) != nil {
+		return false // the thread is gone
 	}
 	return st.sigPnd&^st.sigBlk != 0 || st.shdPnd&^st.sigBlk&forLeader != 0
 }

@@ -1,0 +1,61 @@
+package supervisor
+
+import (
+	"testing"
+
+	"golang.org/x/sys/unix"
+)
+
+// TestSignalledThread checks which thread a pending signal interrupts,
+// as Linux's complete_signal decides: one sent to the thread interrupts
+// it; one sent to the process goes to the thread group's leader unless the
+// leader blocks it.
+func TestSignalledThread(t *testing.T) {
+	const usr1 = 1 << (unix.SIGUSR1 - 1)
+	const tid, tgid = 101, 100
+	tests := []struct {
+		name   string
+		tid    int32
+		first  taskStatus  // the waiting thread's status that showed a signal
+		leader *taskStatus // the leader's, nil if it cannot be read
+		again  *taskStatus // the thread's, read after the leader's; nil if gone
+		want   bool
+	}{
+		{"sent to the thread", tid, taskStatus{sigPnd: usr1}, nil, nil, true},
+		{"the leader waits itself", tgid, taskStatus{shdPnd: usr1}, nil, nil, true},
+		{"for the process, the leader takes it", tid, taskStatus{shdPnd: usr1},
+			&taskStatus{}, &taskStatus{shdPnd: usr1}, false},
+		{"for the process, the leader blocks it", tid, taskStatus{shdPnd: usr1},
+			&taskStatus{sigBlk: usr1}, &taskStatus{shdPnd: usr1}, true},
+		{"taken by the leader, which blocks it in its handler", tid, taskStatus{shdPnd: usr1},
+			&taskStatus{sigBlk: usr1}, &taskStatus{}, false},
+		{"sent to the thread meanwhile", tid, taskStatus{shdPnd: usr1},
+			&taskStatus{}, &taskStatus{sigPnd: usr1}, true},
+		{"the leader is gone", tid, taskStatus{shdPnd: usr1}, nil, &taskStatus{shdPnd: usr1}, true},
+		{"the leader is a zombie", tid, taskStatus{shdPnd: usr1},
+			&taskStatus{zombie: true}, &taskStatus{shdPnd: usr1}, true},
+		{"the thread is gone", tid, taskStatus{shdPnd: usr1}, &taskStatus{sigBlk: usr1}, nil, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			read := func(id int32, into *taskStatus) error {
+				var from *taskStatus
+				switch id {
+				case tgid:
+					from = tc.leader
+				case tc.tid:
+					from = tc.again
+				}
+				if from == nil {
+					return unix.ENOENT
+				}
+				*into = *from
+				return nil
+			}
+			st, leader := tc.first, taskStatus{}
+			if got := signalledThread(tc.tid, tgid, &st, read, &leader); got != tc.want {
+				t.Errorf("signalledThread = %v, want %v", got, tc.want)
+			}
+		})
+	}
+}
