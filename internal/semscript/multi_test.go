@@ -49,7 +49,7 @@ func runMultiNative(t testing.TB, script string) string {
 		outs[i] = out
 	}
 	if m := Compare(outs[0], outs[1]); m != nil {
-		t.Fatalf("the kernel's output is not deterministic:\n%s\nscript:\n%s", m.Report(outs[0], 3), indent(script))
+		t.Fatalf("the kernel's output is not deterministic:\n%s\nscript:\n%s", m.ReportAs(outs[0], "again", 3), indent(script))
 	}
 	return outs[0]
 }
@@ -78,8 +78,8 @@ func compareMulti(t *testing.T, script string) {
 		t.Logf("kernel output:\n%s", indent(nat))
 	}
 	if m := Compare(nat, runMultiSembox(t, script)); m != nil {
-		t.Errorf("sembox differs from the kernel at output line %d (- kernel, + sembox):\n%s\nscript:\n%s",
-			m.Line+1, m.Report(nat, 6), indent(script))
+		t.Errorf("sembox differs from the kernel at output line %d:\n%s\nscript:\n%s",
+			m.Line+1, m.ReportAs(nat, "sembox", 6), indent(script))
 	}
 	for _, front := range Fronts {
 		if m := Compare(nat, RunEngineMulti(s, front)); m != nil {

@@ -91,6 +91,12 @@ func Compare(native, engine string) *Mismatch {
 
 // Report renders m with up to context preceding lines of output.
 func (m *Mismatch) Report(native string, context int) string {
+	return m.ReportAs(native, "engine", context)
+}
+
+// ReportAs is Report with the other side's line labelled name (such as
+// "sembox") instead of "engine".
+func (m *Mismatch) ReportAs(native, name string, context int) string {
 	var b strings.Builder
 	lines := strings.Split(native, "\n")
 	from := max(0, m.Line-context)
@@ -98,7 +104,7 @@ func (m *Mismatch) Report(native string, context int) string {
 		fmt.Fprintf(&b, "    %4d   %s\n", i+1, lines[i])
 	}
 	fmt.Fprintf(&b, "  kernel %4d - %s\n", m.Line+1, orEnd(m.Native))
-	fmt.Fprintf(&b, "  engine %4d + %s\n", m.Line+1, orEnd(m.Engine))
+	fmt.Fprintf(&b, "  %6s %4d + %s\n", name, m.Line+1, orEnd(m.Engine))
 	return b.String()
 }
 

@@ -74,7 +74,7 @@ func TestUnderSembox(t *testing.T) {
 			}
 			got := runUnderSembox(t, script)
 			if m := Compare(nat, got); m != nil {
-				t.Fatalf("sembox differs from the kernel:\n%s\nscript:\n%s", m.Report(nat, 3), script)
+				t.Fatalf("sembox differs from the kernel:\n%s\nscript:\n%s", m.ReportAs(nat, "sembox", 3), script)
 			}
 		})
 	}
