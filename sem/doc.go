@@ -38,7 +38,11 @@
 // (threads share it; a forked child gets a new one; execve keeps it).
 // ExitUndo applies it when the owner's last member has exited, as
 // exit_sem does: adjustments are added, values clamped to 0..SEMVMX,
-// sempid and sem_otime set, waiters woken, and it never blocks.
+// sempid and sem_otime set, waiters woken, and it never blocks. The
+// embedder must order it after the owner's last call, as the kernel's
+// exit does (sembox holds a per-group lock across both); UndoInUse tells
+// whether any undo entry exists at all, so an embedder can skip exit
+// bookkeeping when none does.
 //
 // Every entry point applies Linux's checks in Linux's order, including
 // where the kernel reads the caller's memory in between: package semsys
