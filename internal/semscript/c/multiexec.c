@@ -223,7 +223,7 @@ static void worker_main(int cmd_fd)
 	signal(SIGALRM, SIG_IGN);
 	for (;;) {
 		struct msg_header h;
-		char *payload, *echo, *call, *save = NULL, *tok;
+		char *payload, *echo, *call;
 
 		if (read_full(cmd_fd, &h, sizeof h) != (ssize_t)sizeof h)
 			_exit(0); /* the conductor is done */
@@ -236,26 +236,10 @@ static void worker_main(int cmd_fd)
 		call = payload + strlen(payload) + 1;
 		if (strcmp(call, "exit") == 0)
 			_exit(0);
-		ntok = 0;
-		for (tok = strtok_r(call, " ", &save); tok; tok = strtok_r(NULL, " ", &save)) {
-			if (ntok >= MAX_TOKENS)
-				die("line too long");
-			toks[ntok++] = tok;
-		}
+		split_words(call, " ");
 		if (ntok == 0)
 			die("empty call");
-		if (strcmp(toks[0], "semget") == 0)
-			do_semget(echo);
-		else if (strcmp(toks[0], "semop") == 0)
-			do_semop(echo);
-		else if (strcmp(toks[0], "semctl") == 0)
-			do_semctl(echo);
-		else if (strcmp(toks[0], "as") == 0)
-			do_as(echo);
-		else if (strcmp(toks[0], "cycle") == 0)
-			do_cycle(echo);
-		else
-			die("unknown call %s", toks[0]);
+		run_call(echo);
 		free(payload);
 	}
 }
@@ -845,7 +829,7 @@ static void finish(void)
 
 int main(void)
 {
-	char *raw = NULL, *line, *hash, *p;
+	char *raw = NULL, *line, *hash;
 	size_t cap = 0;
 	struct sigaction sa;
 
@@ -871,34 +855,13 @@ int main(void)
 	atexit(kill_workers);
 
 	while (getline(&raw, &cap, stdin) >= 0) {
-		char *save = NULL, *tok;
-		size_t jl = 0;
-		int i;
-
 		lineno++;
 		if ((hash = strchr(raw, '#')) != NULL)
 			*hash = '\0';
-		ntok = 0;
-		for (tok = strtok_r(raw, " \t\r\n", &save); tok; tok = strtok_r(NULL, " \t\r\n", &save)) {
-			if (ntok >= MAX_TOKENS)
-				die("line too long");
-			toks[ntok++] = tok;
-		}
+		split_words(raw, " \t\r\n");
 		if (ntok == 0)
 			continue;
-		/* The echo is the words joined by single spaces. */
-		for (i = 0; i < ntok; i++)
-			jl += strlen(toks[i]) + 1;
-		line = p = xrealloc(NULL, jl + 1);
-		for (i = 0; i < ntok; i++) {
-			size_t l = strlen(toks[i]);
-
-			if (i)
-				*p++ = ' ';
-			memcpy(p, toks[i], l);
-			p += l;
-		}
-		*p = '\0';
+		line = join_words();
 
 		if (strcmp(toks[0], "p") == 0)
 			do_proc(line);

@@ -618,9 +618,65 @@ static void do_as(const char *line)
 		print_result(line, 0, 0, NULL, 0);
 }
 
+/* split_words splits s in place into toks/ntok at any of the characters
+ * in seps. */
+static void split_words(char *s, const char *seps)
+{
+	char *save = NULL, *tok;
+
+	ntok = 0;
+	for (tok = strtok_r(s, seps, &save); tok; tok = strtok_r(NULL, seps, &save)) {
+		if (ntok >= MAX_TOKENS)
+			die("line too long");
+		toks[ntok++] = tok;
+	}
+}
+
+/* join_words returns toks joined by single spaces (the echo of a line),
+ * in memory the caller frees. */
+static char *join_words(void)
+{
+	size_t jl = 0;
+	char *joined, *p;
+
+	for (int i = 0; i < ntok; i++)
+		jl += strlen(toks[i]) + 1;
+	joined = malloc(jl + 1);
+	if (!joined)
+		die("out of memory");
+	p = joined;
+	for (int i = 0; i < ntok; i++) {
+		size_t l = strlen(toks[i]);
+
+		if (i)
+			*p++ = ' ';
+		memcpy(p, toks[i], l);
+		p += l;
+	}
+	*p = '\0';
+	return joined;
+}
+
+/* run_call makes the call in toks/ntok, printing line as its echo. */
+static void run_call(const char *line)
+{
+	if (strcmp(toks[0], "semget") == 0)
+		do_semget(line);
+	else if (strcmp(toks[0], "semop") == 0)
+		do_semop(line);
+	else if (strcmp(toks[0], "semctl") == 0)
+		do_semctl(line);
+	else if (strcmp(toks[0], "as") == 0)
+		do_as(line);
+	else if (strcmp(toks[0], "cycle") == 0)
+		do_cycle(line);
+	else
+		die("unknown call %s", toks[0]);
+}
+
 int main(void)
 {
-	char *raw = NULL, *line, *hash, *p;
+	char *raw = NULL, *line, *hash;
 	size_t cap = 0;
 	ssize_t len;
 	struct sigaction sa;
@@ -643,52 +699,16 @@ int main(void)
 		return 3;
 
 	while ((len = getline(&raw, &cap, stdin)) >= 0) {
-		char *save = NULL, *tok, *joined;
-		size_t jl = 0;
-
 		lineno++;
 		(void)len;
 		if ((hash = strchr(raw, '#')) != NULL)
 			*hash = '\0';
-		ntok = 0;
-		for (tok = strtok_r(raw, " \t\r\n", &save); tok; tok = strtok_r(NULL, " \t\r\n", &save)) {
-			if (ntok >= MAX_TOKENS)
-				die("line too long");
-			toks[ntok++] = tok;
-		}
+		split_words(raw, " \t\r\n");
 		if (ntok == 0)
 			continue;
-		/* The echo is the words joined by single spaces. */
-		for (int i = 0; i < ntok; i++)
-			jl += strlen(toks[i]) + 1;
-		joined = malloc(jl + 1);
-		if (!joined)
-			die("out of memory");
-		p = joined;
-		for (int i = 0; i < ntok; i++) {
-			size_t l = strlen(toks[i]);
-
-			if (i)
-				*p++ = ' ';
-			memcpy(p, toks[i], l);
-			p += l;
-		}
-		*p = '\0';
-		line = joined;
-
-		if (strcmp(toks[0], "semget") == 0)
-			do_semget(line);
-		else if (strcmp(toks[0], "semop") == 0)
-			do_semop(line);
-		else if (strcmp(toks[0], "semctl") == 0)
-			do_semctl(line);
-		else if (strcmp(toks[0], "as") == 0)
-			do_as(line);
-		else if (strcmp(toks[0], "cycle") == 0)
-			do_cycle(line);
-		else
-			die("unknown call %s", toks[0]);
-		free(joined);
+		line = join_words();
+		run_call(line);
+		free(line);
 	}
 	free(raw);
 	free(toks);
