@@ -1,8 +1,6 @@
 package semscript
 
 import (
-	"bytes"
-	"context"
 	_ "embed"
 	"errors"
 	"fmt"
@@ -12,8 +10,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"syscall"
-	"time"
 
 	"github.com/sembox/sembox/abi"
 	"github.com/sembox/sembox/sem"
@@ -390,33 +386,19 @@ func BuildMulti(dir string) (string, error) {
 // counts made no sense. Its last output line says why.
 var ErrMultiRun = errors.New("multi-process executor gave up")
 
-// multiRunTimeout bounds one run of the multi-process executor.
-const multiRunTimeout = 2 * time.Minute
-
 // RunMulti runs script through the multi-process executor: the command
 // line args (the executor, perhaps behind `sembox run --`) in a fresh IPC
 // namespace (unshare --ipc), and returns its output.
 func RunMulti(script string, args ...string) (string, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), multiRunTimeout)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, "unshare", append([]string{"--ipc"}, args...)...)
-	// On timeout the whole process group goes: a worker left blocked
-	// would keep its IPC namespace forever.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
-	cmd.Stdin = strings.NewReader(script)
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err := cmd.Run()
-	var ee *exec.ExitError
+	out, status, err := runExecutor(script, args...)
 	switch {
 	case err == nil:
-		return stdout.String(), nil
-	case errors.As(err, &ee) && ee.ExitCode() == 1:
-		return stdout.String(), ErrMultiRun
-	case errors.As(err, &ee) && ee.ExitCode() == 2:
-		return stdout.String(), fmt.Errorf("%w: %s", ErrScript, bytes.TrimSpace(stderr.Bytes()))
+		return out, nil
+	case status == 1:
+		return out, ErrMultiRun
+	case status == 2:
+		return out, fmt.Errorf("%w: %v", ErrScript, err)
 	default:
-		return stdout.String(), fmt.Errorf("multi-process executor: %v: %s", err, bytes.TrimSpace(stderr.Bytes()))
+		return out, fmt.Errorf("multi-process executor: %v", err)
 	}
 }

@@ -2,6 +2,7 @@ package semscript
 
 import (
 	"bytes"
+	"context"
 	_ "embed"
 	"errors"
 	"fmt"
@@ -9,6 +10,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
+	"time"
 )
 
 // cSource is the native executor (c/semexec.c).
@@ -47,20 +50,44 @@ var ErrScript = errors.New("native executor rejected the script")
 // RunNative runs script through the native executor bin in a fresh IPC
 // namespace (unshare --ipc) and returns its output.
 func RunNative(bin, script string) (string, error) {
-	cmd := exec.Command("unshare", "--ipc", bin)
+	out, status, err := runExecutor(script, bin)
+	switch {
+	case err == nil:
+		return out, nil
+	case status == 2:
+		return out, fmt.Errorf("%w: %v", ErrScript, err)
+	default:
+		return out, fmt.Errorf("native executor: %v", err)
+	}
+}
+
+// executorTimeout bounds one run of an executor.
+const executorTimeout = 2 * time.Minute
+
+// runExecutor runs the command line args (an executor, perhaps behind
+// `sembox run --`) in a fresh IPC namespace (unshare --ipc) with script on
+// its standard input, and returns its output. If it fails, status is its
+// exit status (-1 if it did not exit) and err says why, with its standard
+// error. After executorTimeout its whole process group is killed: a
+// process left blocked would keep its IPC namespace forever.
+func runExecutor(script string, args ...string) (out string, status int, err error) {
+	ctx, cancel := context.WithTimeout(context.Background(), executorTimeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "unshare", append([]string{"--ipc"}, args...)...)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
 	cmd.Stdin = strings.NewReader(script)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err := cmd.Run()
-	var ee *exec.ExitError
-	switch {
-	case err == nil:
-		return stdout.String(), nil
-	case errors.As(err, &ee) && ee.ExitCode() == 2:
-		return stdout.String(), fmt.Errorf("%w: %s", ErrScript, bytes.TrimSpace(stderr.Bytes()))
-	default:
-		return stdout.String(), fmt.Errorf("native executor: %v: %s", err, bytes.TrimSpace(stderr.Bytes()))
+	if err := cmd.Run(); err != nil {
+		status = -1
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			status = ee.ExitCode()
+		}
+		return stdout.String(), status, fmt.Errorf("%v: %s", err, bytes.TrimSpace(stderr.Bytes()))
 	}
+	return stdout.String(), 0, nil
 }
 
 // Mismatch is the first line where two outputs differ.

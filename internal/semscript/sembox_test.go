@@ -1,13 +1,11 @@
 package semscript
 
 import (
-	"bytes"
 	"flag"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
 	"sync"
 	"testing"
 )
@@ -46,14 +44,11 @@ func sembox(t testing.TB) string {
 // itself in a fresh IPC namespace so the host's is never touched.
 func runUnderSembox(t testing.TB, script string) string {
 	t.Helper()
-	cmd := exec.Command("unshare", "--ipc", sembox(t), "run", "--", native(t))
-	cmd.Stdin = strings.NewReader(script)
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Run(); err != nil {
-		t.Fatalf("sembox run: %v: %s\nscript:\n%s", err, stderr.Bytes(), script)
+	out, _, err := runExecutor(script, sembox(t), "run", "--", native(t))
+	if err != nil {
+		t.Fatalf("sembox run: %v\nscript:\n%s", err, script)
 	}
-	return stdout.String()
+	return out
 }
 
 // TestUnderSembox is the end-to-end differential test: random scripts run
