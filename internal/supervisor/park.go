@@ -17,15 +17,11 @@ const (
 	maxSignalCheck   = 20 * time.Millisecond
 	// statusReadsPerSecond caps the /proc reads of all parked calls
 	// together; with many parked calls each is checked less often. A
-	// read of /proc/TID/status costs ~6 µs here, so this is ~3% of a CPU
-	// (20,000 took 37% of one with 3,000 calls parked, counting the
-	// watcher's wake-ups; 5,000 take 13%), at the price of a longer signal-to-EINTR
+	// read of /proc/TID/status costs ~6 µs with few threads, more with
+	// thousands: with 3,000 calls parked, 20,000 reads/s took 37% of a
+	// CPU and 5,000 take 12-13%. The price is a longer signal-to-EINTR
 	// latency past 100 parked calls: 200 ms with 1,000, 2 s with 10,000.
 	statusReadsPerSecond = 5000
-	// minWatcherSleep is the shortest sleep of the watcher between signal
-	// checks (timeouts are kept exactly): the checks due meanwhile are
-	// made together.
-	minWatcherSleep = 500 * time.Microsecond
 )
 
 // call is a semop or semtimedop call parked in the engine.
@@ -195,13 +191,7 @@ func (s *Supervisor) watchParked() {
 		s.mu.Lock()
 		wait := time.Hour
 		if len(s.parked) > 0 {
-			top := s.parked[0]
-			wait = top.due - now()
-			if !top.hasDeadline || top.due != top.deadline {
-				// Signal checks are batched: each wake-up of the
-				// watcher costs more than the check itself.
-				wait = max(wait, minWatcherSleep)
-			}
+			wait = s.parked[0].due - now()
 		}
 		s.mu.Unlock()
 		if wait > 0 {
