@@ -152,9 +152,9 @@ type process struct {
 
 	// life orders the group's calls against the application of its undo
 	// list, as the kernel's exit_sem runs only once no member can make a
-	// semaphore call: a worker holds it for reading from the moment it
-	// hands one of the group's calls to the engine until the call is
-	// answered or parked; undo is applied with it held for writing.
+	// semaphore call: a worker holds it for reading while it serves one of
+	// the group's calls (until the call is done in the engine or parked);
+	// undo is applied with it held for writing.
 	// Without it a call received just before the group was killed could
 	// be performed after its undo list was applied (an undone P, then
 	// the V: one unit too many).
