@@ -99,6 +99,27 @@ func TestProcSysKernelSemWrite(t *testing.T) {
 		{"EINVAL for a plus sign", "+5", sem.EINVAL, def},
 		{"numbers are parsed in base 0", "0x10 010 3 4", 0, sem.Limits{16, 8, 3, 4}},
 		{"a bad later field keeps the earlier values", "5 6 7 abc", sem.EINVAL, sem.Limits{5, 6, 7, 32000}},
+		// The rows below were checked against Linux 6.18.
+		{"a number of 20 characters is fine", "00000000000000000001 2 3 4", 0, sem.Limits{1, 2, 3, 4}},
+		{"EINVAL for a number of 21 characters", "000000000000000000001 2 3 4", sem.EINVAL, def},
+		{"EINVAL for a later number of 21 characters", "1 000000000000000000002 3 4", sem.EINVAL, sem.Limits{1, 1024000000, 500, 32000}},
+		{"the minus sign counts in the 21 characters", "-00000000000000000001 2", sem.EINVAL, def},
+		{"a negative number of 20 characters is fine", "-0000000000000000001 2", 0, sem.Limits{-1, 2, 500, 32000}},
+		{"EINVAL for a number past 64 bits", "99999999999999999999", sem.EINVAL, def},
+		{"EINVAL for hex past INT_MAX", "0xffffffff", sem.EINVAL, def},
+		{"the most negative int in hex", "-0x80000000 1", 0, sem.Limits{-2147483648, 1, 500, 32000}},
+		{"EINVAL below the most negative int in hex", "-0x80000001 1", sem.EINVAL, def},
+		{"0X is hex too", "0X1f 1", 0, sem.Limits{31, 1, 500, 32000}},
+		{"EINVAL for 0x without a hex digit", "0x 1", sem.EINVAL, def},
+		{"EINVAL for 0x and a non-hex digit", "0xg", sem.EINVAL, def},
+		{"EINVAL for an octal number with an 8", "08 1", sem.EINVAL, def},
+		{"EINVAL for a lone minus", "-", sem.EINVAL, def},
+		{"EINVAL for a carriage return after a number", "1\r2 3 4", sem.EINVAL, def},
+		{"EINVAL for a vertical tab after a number", "1\v2 3 4", sem.EINVAL, def},
+		{"EINVAL for a NUL after a number", "1\x002", sem.EINVAL, def},
+		{"EINVAL for a no-break space after a number", "1\xa02", sem.EINVAL, def},
+		{"any white space may come before a number", "\v\f\r1 \xa02", 0, sem.Limits{1, 2, 500, 32000}},
+		{"only the first 4095 bytes are read", strings.Repeat(" ", 4092) + "12345", 0, sem.Limits{123, 1024000000, 500, 32000}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -87,13 +87,18 @@ func (l *wakeList) run() {
 
 // CheckNsops applies the checks Linux makes on nsops before it reads the
 // operations from the caller's memory: E2BIG above SEMOPM, then EINVAL for
-// zero. A system-call front end calls it before copying the sembufs.
+// zero, then ENOMEM if the operations take more than INT_MAX bytes (only
+// possible with a raised SEMOPM: the kernel's kvmalloc refuses such a
+// size). A system-call front end calls it before copying the sembufs.
 func (ns *Namespace) CheckNsops(nsops uint64) Errno {
 	if nsops > uint64(ns.semopm.Load()) {
 		return E2BIG
 	}
 	if nsops < 1 {
 		return EINVAL
+	}
+	if nsops > (1<<31-1)/abi.SembufSize {
+		return ENOMEM
 	}
 	return 0
 }

@@ -108,6 +108,12 @@ func (ns *Namespace) Semget(t *Task, key int32, nsems int32, semflg int32) (int3
 	return s.id, 0
 }
 
+// maxSetSems is the largest set Linux's sem_alloc agrees to allocate:
+// (INT_MAX - sizeof(struct sem_array)) / sizeof(struct sem), with the
+// x86_64 sizes 256 and 64 (both structures are cache-line aligned). A
+// larger nsems fails with ENOMEM, after the SEMMNS check.
+const maxSetSems = (1<<31 - 1 - 256) / 64
+
 // newSetLocked creates a set (Linux: newary and ipc_addid).
 //
 // Precondition: ns.mu is held.
@@ -115,8 +121,13 @@ func (ns *Namespace) newSetLocked(t *Task, key int32, nsems int32, semflg int32)
 	if nsems == 0 {
 		return -1, EINVAL
 	}
-	if ns.usedSems+int64(nsems) > int64(ns.semmns.Load()) {
+	// The kernel adds in int: a sum past INT_MAX wraps negative and
+	// passes, to fail in sem_alloc below.
+	if int32(ns.usedSems)+nsems > ns.semmns.Load() {
 		return -1, ENOSPC
+	}
+	if nsems > maxSetSems {
+		return -1, ENOMEM
 	}
 	limit := min(int(ns.semmni.Load()), abi.IPCMNI)
 	if ns.inUse >= limit {

@@ -51,14 +51,18 @@ func ipcs(args []string, out io.Writer) int {
 				fmt.Fprintf(os.Stderr, "sembox ipcs: %s needs a value\n", a)
 				return 2
 			}
-			n, err := strconv.Atoi(args[i+1])
+			bitSize := 32 // an id is an int, as for util-linux's ipcs
+			if a == "--sandbox" {
+				bitSize = 0
+			}
+			n, err := strconv.ParseInt(args[i+1], 10, bitSize)
 			if err != nil {
 				fmt.Fprintf(os.Stderr, "sembox ipcs: bad number %q\n", args[i+1])
 				return 2
 			}
 			i++
 			if a == "--sandbox" {
-				t.sandbox = n
+				t.sandbox = int(n)
 			} else {
 				mode, id = "info", int32(n)
 			}

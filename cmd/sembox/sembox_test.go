@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -133,3 +134,13 @@ func TestAdminTools(t *testing.T) {
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }
+
+// TestIpcsIDRange checks that ipcs -i rejects an id that does not fit in
+// an int instead of truncating it (4294967296 would have shown set 0).
+func TestIpcsIDRange(t *testing.T) {
+	for _, id := range []string{"4294967296", "2147483648", "-2147483649"} {
+		if code := ipcs([]string{"-i", id, "--sandbox", "1"}, io.Discard); code != 2 {
+			t.Errorf("ipcs -i %s = exit %d, want 2 (bad number)", id, code)
+		}
+	}
+}

@@ -35,7 +35,16 @@ type Scratch struct {
 	vals []uint16
 }
 
+// keepMax is the largest buffer a Scratch keeps between calls. Larger
+// ones (possible only after a privileged caller raised SEMOPM or SEMMSL
+// far above their defaults) are allocated for one call and left to the
+// garbage collector, so that one such call does not pin gigabytes.
+const keepMax = 1 << 20
+
 func (sc *Scratch) bytes(n int) []byte {
+	if n > keepMax {
+		return make([]byte, n)
+	}
 	if cap(sc.raw) < n {
 		sc.raw = make([]byte, n)
 	}
@@ -84,10 +93,15 @@ func Semtimedop(ns *sem.Namespace, t *sem.Task, mem Memory, sc *Scratch,
 	if err := mem.CopyIn(sopsAddr, b); err != 0 {
 		return SemopResult{Err: err}
 	}
-	if cap(sc.sops) < int(n) {
-		sc.sops = make([]abi.Sembuf, n)
+	var sops []abi.Sembuf
+	if n*abi.SembufSize > keepMax {
+		sops = make([]abi.Sembuf, n)
+	} else {
+		if cap(sc.sops) < int(n) {
+			sc.sops = make([]abi.Sembuf, n)
+		}
+		sops = sc.sops[:n]
 	}
-	sops := sc.sops[:n]
 	abi.UnmarshalSembufs(sops, b)
 	sc.last = sops
 	r.Blocked, r.Err = ns.Semtimedop(t, int32(semid), sops, tp, w)
