@@ -23,6 +23,7 @@ type runOptions struct {
 	trace     bool
 	noProc    bool // do not serve the /proc views (no open() is trapped)
 	floor     bool // hidden: answer every call with 0 (benchmark floor)
+	window    bool // hidden: measure the receive window (benchmark)
 	traceFile string
 	argv      []string
 }
@@ -47,6 +48,8 @@ func parseRunArgs(args []string) (*runOptions, error) {
 			o.noProc = true
 		case "bench-floor":
 			o.floor = true
+		case "bench-recv-window":
+			o.window = true
 		case "trace":
 			o.trace, o.traceFile = true, val
 		case "limits":
@@ -136,7 +139,8 @@ func run(args []string) int {
 		Args:        o.argv,
 		ExtraNotify: supervisor.ExtraNotify(!o.noProc),
 		OnListener: func(fd int) {
-			sup, supErr = supervisor.New(supervisor.Config{Listener: fd, Namespace: ns, Trace: trace, Floor: o.floor})
+			sup, supErr = supervisor.New(supervisor.Config{Listener: fd, Namespace: ns, Trace: trace, Floor: o.floor,
+				MeasureRecvWindow: o.window})
 			if supErr == nil {
 				sup.Serve(0)
 			}
@@ -170,7 +174,11 @@ func run(args []string) int {
 		})
 	}
 	go forwardSignals(sigs, root)
-	return reapAll(root)
+	status := reapAll(root)
+	if r := sup.RecvWindowReport(); r != "" {
+		fmt.Fprintln(os.Stderr, "sembox:", r)
+	}
+	return status
 }
 
 // forwardSignals passes the signals sembox receives to the sandbox's root

@@ -15,7 +15,32 @@
 // every thread waiting to receive for each notification, so idle receivers
 // would cost every call a context switch. The receiving worker hands the
 // turn to a standby worker before anything slow (reading /proc for a new
-// thread, serving a /proc view, applying an undo list).
+// thread, serving a /proc view, applying an undo list), and starts one if
+// none stands by, so receiving goes on.
+//
+// # Arrival order
+//
+// Calls take effect in the engine in the order they were received, as the
+// kernel performs them in the order their callers entered it, whatever
+// slow preparation one of them needs: each call that may reach the engine
+// draws a ticket when it is received, and takes its engine step when its
+// ticket comes up (arrivalOrder). Without this a child's first semop,
+// trapped before its parent's IPC_RMID but slow to prepare, would meet a
+// removed set (EINVAL instead of EIDRM).
+//
+// # Before receipt
+//
+// A trapped call sleeps until a worker receives it, and a signal in that
+// window makes the kernel drop it: the call fails with EINTR, or is made
+// again after an SA_RESTART handler. The supervisor counts such calls by
+// the gaps in the notification ids. While they occur, workers receive
+// every waiting call before serving the one in hand (receiveAhead), which
+// narrows the window under a signal flood; and a semop made again after a
+// handler is recognised by the signal frame the handler left on its stack
+// (cutShort): if it blocks, it ends with EINTR at once, as Linux ends a
+// semop that was asleep when the signal came. The receiving threads also
+// ask the scheduler for a short slice (Linux 6.12), so that a CPU-bound
+// task does not delay their wake-up.
 //
 // # Exit
 //

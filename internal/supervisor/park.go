@@ -125,7 +125,7 @@ func (s *Supervisor) park(c *call, th *thread, n *seccomp.Notif, r *semsys.Semop
 	}
 	c.hasDeadline = r.HasTimeout
 	if r.HasTimeout {
-		c.deadline = t + time.Duration(r.Timeout.Sec)*time.Second + time.Duration(r.Timeout.Nsec)
+		c.deadline = deadlineAfter(t, r.Timeout)
 	}
 	c.interval = firstSignalCheck
 	c.due = c.nextDue(t)
@@ -159,6 +159,18 @@ func (s *Supervisor) parkedOf(p *process) []*call {
 		out = append(out, c)
 	}
 	return out
+}
+
+// interrupt ends parked call c with reason (EINTR for a signal, EAGAIN
+// for its timeout) and answers it, unless the engine has completed it
+// already (Done then answers).
+func (s *Supervisor) interrupt(c *call, reason sem.Errno) {
+	if s.ns.Cancel(&c.w, reason) {
+		s.mu.Lock()
+		s.finishLocked(c)
+		s.mu.Unlock()
+		c.answer(reason)
+	}
 }
 
 // cancelThread ends the parked call of a thread that has exited.
@@ -224,13 +236,7 @@ func (s *Supervisor) watchParked() {
 				reason = sem.EINTR
 			}
 			if reason != 0 {
-				if s.ns.Cancel(&c.w, reason) {
-					s.mu.Lock()
-					s.finishLocked(c)
-					s.mu.Unlock()
-					c.answer(reason)
-				}
-				// Otherwise the engine completed it; Done answers.
+				s.interrupt(c, reason)
 				continue
 			}
 			s.mu.Lock()

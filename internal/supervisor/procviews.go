@@ -68,7 +68,9 @@ func (w *worker) serveOpen() bool {
 		return true
 	}
 	w.reapExits() // the view shows values an undo may have changed
+	w.enter()
 	w.s.openView(w, th, name, flags)
+	w.leave()
 	return true
 }
 

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"runtime"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -58,6 +59,9 @@ type Config struct {
 	// without looking at it: the bare trap-and-answer cost, for
 	// benchmarks only.
 	Floor bool
+	// MeasureRecvWindow records how long stamped semop calls waited to be
+	// received (see recvWindow), for benchmarks only.
+	MeasureRecvWindow bool
 }
 
 // Supervisor serves one sandbox's semaphore calls.
@@ -72,7 +76,20 @@ type Supervisor struct {
 
 	// turn holds the right to receive while no worker has it: exactly one
 	// worker at a time waits in the listener's receive (see worker).
-	turn chan struct{}
+	// standby counts the workers waiting for it, nworkers all workers.
+	turn     chan struct{}
+	standby  atomic.Int32
+	nworkers atomic.Int32
+
+	// lastID is the id of the notification received last, protected by
+	// the receive turn. The kernel numbers notifications consecutively,
+	// so a gap after it counts calls that were cut short by a signal
+	// before anyone received them (see cutShort).
+	lastID uint64
+	cut    cutShort
+
+	// order makes the engine steps follow the order of receipt.
+	order arrivalOrder
 
 	// mu protects parked and every call's parking fields.
 	mu     sync.Mutex
@@ -108,6 +125,7 @@ type Supervisor struct {
 
 	served atomic.Uint64 // semaphore calls answered
 	floor  bool          // answer without serving (Config.Floor)
+	window *recvWindow   // nil unless Config.MeasureRecvWindow
 
 	// writers are read ends of pipes handed out for writes to
 	// /proc/sys/kernel/sem, applied once their writers close them.
@@ -178,6 +196,9 @@ func New(c Config) (*Supervisor, error) {
 	s := &Supervisor{fd: c.Listener, ns: c.Namespace, epfd: epfd, kick: make(chan struct{}, 1), floor: c.Floor, clock: c.Clock,
 		turn: make(chan struct{}, 1)}
 	s.turn <- struct{}{}
+	if c.MeasureRecvWindow {
+		s.window = &recvWindow{}
+	}
 	if s.clock == nil {
 		s.clock = sem.SystemClock{}
 	}
@@ -201,6 +222,7 @@ func (s *Supervisor) Serve(workers int) {
 	if workers <= 0 {
 		workers = runtime.GOMAXPROCS(0) + 1
 	}
+	s.nworkers.Add(int32(workers))
 	for range workers {
 		go s.worker()
 	}
@@ -225,52 +247,200 @@ func (s *Supervisor) Served() uint64 { return s.served.Load() }
 type worker struct {
 	s       *Supervisor
 	hasTurn bool
-	n       seccomp.Notif
-	resp    seccomp.NotifResp
-	mem     taskMemory
-	sc      semsys.Scratch
-	spare   *call // a parked-call record ready for the next semop
-	buf     []byte
-	val     int64     // the answer serveSem computed
-	err     sem.Errno // its errno
+
+	// The arrival-order ticket of the call being served (see
+	// arrivalOrder): ticket is valid while ticketState is not noTicket.
+	ticket      uint64
+	ticketState ticketState
+	wake        chan struct{} // for arrivalOrder.wait
+
+	// ahead are calls received while signals cut calls short, to be
+	// served after the one in n, in order (see receiveAhead).
+	ahead []aheadCall
+
+	n     seccomp.Notif
+	resp  seccomp.NotifResp
+	mem   taskMemory
+	sc    semsys.Scratch
+	spare *call // a parked-call record ready for the next semop
+	buf   []byte
+	val   int64     // the answer serveSem computed
+	err   sem.Errno // its errno
 
 	events [16]unix.EpollEvent // for reapExits
+	stack  []byte              // for restartedBySignal
 }
 
 func (s *Supervisor) worker() {
 	runtime.LockOSThread()
-	w := &worker{s: s, buf: make([]byte, 4096)}
+	preferLowLatency()
+	w := &worker{s: s, buf: make([]byte, 4096), wake: make(chan struct{}, 1)}
 	for {
-		if !w.hasTurn {
-			<-s.turn
-			w.hasTurn = true
-		}
-		if err := seccomp.Recv(s.fd, &w.n); err != nil {
-			if err == unix.ENOENT {
-				// Either the caller went away before we received its
-				// call, or no task uses the filter any more.
-				if ev, perr := seccomp.Poll(s.fd, 0); perr == nil && ev&unix.POLLHUP != 0 {
-					w.yieldTurn() // the next worker finds out too
-					return
-				}
-				continue
+		if len(w.ahead) > 0 {
+			next := &w.ahead[0]
+			w.n, w.ticket, w.ticketState = next.n, next.ticket, next.ticketState
+			w.ahead = append(w.ahead[:0], w.ahead[1:]...)
+		} else {
+			if !w.hasTurn {
+				s.standby.Add(1)
+				<-s.turn
+				s.standby.Add(-1)
+				w.hasTurn = true
 			}
-			w.yieldTurn()
-			return
+			if err := seccomp.Recv(s.fd, &w.n); err != nil {
+				if err == unix.ENOENT {
+					// Either the caller went away before we received its
+					// call, or no task uses the filter any more.
+					if ev, perr := seccomp.Poll(s.fd, 0); perr == nil && ev&unix.POLLHUP != 0 {
+						w.yieldTurn() // the next worker finds out too
+						return
+					}
+					continue
+				}
+				w.yieldTurn()
+				return
+			}
+			w.ticket, w.ticketState = w.received(&w.n)
 		}
-		s.inflight.Add(1)
+		if w.hasTurn && s.cut.recent() {
+			w.receiveAhead()
+		}
 		w.serve()
+		w.endTicket()
 		s.inflight.Add(-1)
 	}
 }
 
-// yieldTurn lets another worker receive while w finishes a call that may
-// take long. Cheap when w does not have the turn.
-func (w *worker) yieldTurn() {
-	if w.hasTurn {
-		w.hasTurn = false
-		w.s.turn <- struct{}{}
+// received does the bookkeeping of a call just received: the count of
+// calls cut short before it, its place in arrival order if it may reach
+// the engine, and the count of calls in flight.
+// Precondition: w holds the receive turn.
+func (w *worker) received(n *seccomp.Notif) (uint64, ticketState) {
+	s := w.s
+	if gap := n.ID - s.lastID - 1; s.lastID != 0 && gap != 0 && gap < 1<<32 {
+		s.cut.note(gap)
 	}
+	s.lastID = n.ID
+	if s.window != nil {
+		s.window.note(n)
+	}
+	s.inflight.Add(1)
+	if s.floor || !mayReachEngine(n) {
+		return 0, noTicket
+	}
+	return s.order.draw(), ticketDrawn
+}
+
+// mayReachEngine reports whether a call may take a step in the engine,
+// and so needs its place in arrival order: the semaphore calls, opens
+// (of the /proc views) and unshare (which may apply an undo list).
+func mayReachEngine(n *seccomp.Notif) bool {
+	if !n.Data.Native() {
+		return false
+	}
+	switch n.Data.Nr {
+	case unix.SYS_SEMGET, unix.SYS_SEMOP, unix.SYS_SEMTIMEDOP, unix.SYS_SEMCTL, unix.SYS_UNSHARE:
+		return true
+	}
+	return slices.Contains(OpenSyscalls, int(n.Data.Nr))
+}
+
+// aheadCall is a call received ahead of the one being served.
+type aheadCall struct {
+	n           seccomp.Notif
+	ticket      uint64
+	ticketState ticketState
+}
+
+// maxAhead bounds the calls one worker receives ahead.
+const maxAhead = 64
+
+// receiveAhead receives every call waiting in the listener, to be served
+// after the one in hand, so that no signal can cut them short meanwhile
+// (see cutShort). It costs a poll, and is used only while signals cut
+// calls short.
+// Precondition: w holds the receive turn.
+func (w *worker) receiveAhead() {
+	for len(w.ahead) < maxAhead {
+		if ev, err := seccomp.Poll(w.s.fd, 0); err != nil || ev&unix.POLLIN == 0 {
+			return
+		}
+		// A call reported waiting is counted by the listener: Recv
+		// returns at once, with it or, if it was cut short since,
+		// ENOENT.
+		w.ahead = append(w.ahead, aheadCall{})
+		a := &w.ahead[len(w.ahead)-1]
+		if seccomp.Recv(w.s.fd, &a.n) != nil {
+			w.ahead = w.ahead[:len(w.ahead)-1]
+			return
+		}
+		a.ticket, a.ticketState = w.received(&a.n)
+	}
+}
+
+// maxWorkers bounds the workers started while others wait: each worker
+// beyond the first few holds one received call still being prepared or
+// waiting for its turn in the engine.
+const maxWorkers = 256
+
+// yieldTurn lets another worker receive while w finishes a call that may
+// take long. Cheap when w does not have the turn. If no worker stands by
+// to receive, it starts one: a received call can no longer be cut short
+// by a signal, a call waiting to be received can.
+func (w *worker) yieldTurn() {
+	if !w.hasTurn {
+		return
+	}
+	s := w.s
+	w.hasTurn = false
+	s.turn <- struct{}{}
+	if s.standby.Load() == 0 && s.nworkers.Load() < maxWorkers {
+		s.nworkers.Add(1)
+		go s.worker()
+	}
+}
+
+// ticketState is where a worker's call is in arrival order.
+type ticketState uint8
+
+const (
+	noTicket      ticketState = iota
+	ticketDrawn               // has its place, has not taken its engine step
+	ticketEntered             // is taking its engine step
+)
+
+// enter waits until the call's ticket comes up: every call received
+// before it has taken its engine step. It passes the receive turn on
+// first if it has to wait.
+func (w *worker) enter() {
+	if w.ticketState != ticketDrawn {
+		return
+	}
+	if w.s.order.next.Load() != w.ticket {
+		w.yieldTurn()
+	}
+	w.s.order.wait(w.ticket, w.wake)
+	w.ticketState = ticketEntered
+}
+
+// leave ends the call's engine step: the next ticket may take its own.
+func (w *worker) leave() {
+	if w.ticketState == ticketEntered {
+		w.s.order.done(w.ticket)
+		w.ticketState = noTicket
+	}
+}
+
+// endTicket passes over the ticket of a call that ended without an
+// engine step (an open of another file, a caller that died).
+func (w *worker) endTicket() {
+	switch w.ticketState {
+	case ticketDrawn:
+		w.s.order.skip(w.ticket)
+	case ticketEntered:
+		w.s.order.done(w.ticket)
+	}
+	w.ticketState = noTicket
 }
 
 // serve answers the notification in w.n.
@@ -298,7 +468,9 @@ func (w *worker) serve() {
 			if n.Data.Nr == unix.SYS_UNSHARE {
 				w.yieldTurn()
 				th.serving.Lock()
+				w.enter()
 				s.unshare(th, n.Data.Args[0])
+				w.leave()
 				th.serving.Unlock()
 				// A new user or IPC namespace changes what its
 				// capabilities are worth: read the group's identity again.
@@ -322,25 +494,42 @@ func (w *worker) serve() {
 	if th == nil {
 		return // the caller is gone
 	}
+	w.enter()
 	p := th.proc
 	p.life.RLock()
 	if p.exited {
 		// Received before its group died, served after: the group's
 		// undo list is applied and nobody waits for the answer.
 		p.life.RUnlock()
+		w.leave()
 		th.serving.Unlock()
 		return
 	}
+	if w.spare == nil {
+		w.spare = s.newCall()
+	}
+	c := w.spare
 	blocked := w.serveSem(th)
 	p.life.RUnlock()
+	w.leave()
 	th.serving.Unlock()
 	if !blocked {
 		w.reply(w.val, w.err)
+		return
+	}
+	if s.cut.pending() {
+		w.yieldTurn() // /proc and the caller's stack
+		if w.restartedBySignal(c) {
+			// The signal came while the caller slept in this call.
+			s.cut.claim()
+			s.interrupt(c, sem.EINTR)
+		}
 	}
 }
 
 // serveSem serves the semaphore call in w.n from th, leaving the answer in
-// w.val and w.err, or parks it and reports true.
+// w.val and w.err, or parks it (in w.spare as it was on entry) and
+// reports true.
 // Precondition: th.proc.life is held for reading.
 func (w *worker) serveSem(th *thread) (blocked bool) {
 	s, n := w.s, &w.n
@@ -360,9 +549,6 @@ func (w *worker) serveSem(th *thread) (blocked bool) {
 		timeout := a[3]
 		if n.Data.Nr == unix.SYS_SEMOP {
 			timeout = 0
-		}
-		if w.spare == nil {
-			w.spare = s.newCall()
 		}
 		c := w.spare
 		// The engine may call c.w's Alive and Done from another worker as
