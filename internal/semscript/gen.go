@@ -13,12 +13,17 @@ import (
 // 65534; semop with bad ids, bad and repeated sem_num, huge sem_op,
 // IPC_NOWAIT, SEM_UNDO, E2BIG-sized calls and bad timeouts; all 14 semctl
 // commands and unknown ones, with values beyond SEMVMX and negative,
-// IPC_SET to other owners and IPC_RMID by non-owners. Limits are never
-// changed. A generated call never blocks for longer than a short timeout:
-// an operation that may wait either has IPC_NOWAIT or runs with a timeout
-// of at most 1 ms.
+// IPC_SET to other owners and IPC_RMID by non-owners, and timeouts at the
+// edges of the kernel's time arithmetic (genHugeTimeouts). Limits are
+// never changed. A generated call rarely blocks for longer than a short
+// timeout: an operation that may wait either has IPC_NOWAIT or runs with
+// a timeout of at most 1 ms, except that one script in ten may have one
+// such call with a huge timeout, which the watchdog ends after 0.5 s.
 func Generate(seed uint64, maxCalls int) string {
 	g := &gen{r: rand.New(rand.NewPCG(seed, seed^0x5eb0c5))}
+	if seed%10 == 0 {
+		g.hugeBlocks = 1
+	}
 	n := maxCalls/4 + g.r.IntN(maxCalls-maxCalls/4+1)
 	var b strings.Builder
 	for i := 0; i < n; {
@@ -42,6 +47,9 @@ type gen struct {
 	sets  []int  // nsems asked by each semget call so far
 	alive []bool // whether each semget call probably made a set still alive
 	big   int    // semget calls with a large nsems so far
+	// hugeBlocks is how many more calls that may wait can get a huge
+	// timeout (each costs the watchdog's 0.5 s if it blocks).
+	hugeBlocks int
 }
 
 func (g *gen) pick(xs ...string) string { return xs[g.r.IntN(len(xs))] }
@@ -242,16 +250,20 @@ func (g *gen) semop() string {
 	}
 	var timeout string
 	safe := []string{"timeout=0.0", "timeout=0.000001", "timeout=0.000001", "timeout=0.001", "timeout=0/1"}
-	invalid := []string{"timeout=-1.0", "timeout=0/-1", "timeout=0/1000000000", "timeout=-1/999999999", "timeout=0/-9223372036854775808"}
 	switch x := g.r.IntN(100); {
 	case x < 2:
 		timeout = "timeout=bad"
 	case x < 10:
-		timeout = g.pick(invalid...)
-	case !mayBlock && x < 40:
+		timeout = g.pick(genInvalidTimeouts...)
+	case !mayBlock && x < 38:
 		timeout = ""
-	case !mayBlock && x < 50:
-		timeout = g.pick("timeout=none", "timeout=100000.0", "timeout=9223372036854775807/999999999")
+	case !mayBlock && x < 41:
+		timeout = "timeout=none"
+	case !mayBlock && x < 53:
+		timeout = g.pick(genHugeTimeouts...)
+	case mayBlock && x >= 95 && g.hugeBlocks > 0:
+		g.hugeBlocks--
+		timeout = g.pick(genHugeTimeouts...)
 	default:
 		timeout = g.pick(safe...)
 	}
@@ -261,6 +273,31 @@ func (g *gen) semop() string {
 	}
 	return s
 }
+
+var (
+	// genHugeTimeouts are valid timeouts at the edges of the kernel's
+	// time arithmetic: 2^33 s, the largest below KTIME_SEC_MAX
+	// (9223372036 s, where timespec64_to_ktime saturates to KTIME_MAX),
+	// KTIME_SEC_MAX and just past it, 2^62 s and INT64_MAX s. Added to the
+	// current time they saturate (ktime_add_safe): none ever expires.
+	genHugeTimeouts = []string{
+		"timeout=100000.0",
+		"timeout=8589934592/0", "timeout=8589934592/999999999",
+		"timeout=9223372035/999999999",
+		"timeout=9223372036/0", "timeout=9223372036/999999999",
+		"timeout=9223372037/0", "timeout=9223372037/999999999",
+		"timeout=4611686018427387904/0", "timeout=4611686018427387904/999999999",
+		"timeout=9223372036854775807/0", "timeout=9223372036854775807/999999999",
+	}
+	// genInvalidTimeouts fail with EINVAL: a negative part, or tv_nsec of
+	// 10^9 or more, also with a huge tv_sec.
+	genInvalidTimeouts = []string{
+		"timeout=-1.0", "timeout=0/-1", "timeout=0/1000000000", "timeout=-1/999999999",
+		"timeout=0/-9223372036854775808", "timeout=9223372036854775807/1000000000",
+		"timeout=9223372036/1000000000", "timeout=8589934592/1000000000",
+		"timeout=9223372036854775807/-1", "timeout=-9223372036854775808/0",
+	}
+)
 
 var (
 	genCmds = []string{

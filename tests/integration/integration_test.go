@@ -138,6 +138,11 @@ func TestTimeout(t *testing.T) { t.Parallel(); diffProg(t, "timeout") }
 // SIGCONT, blocked and ignored signals, SIGKILL.
 func TestEINTR(t *testing.T) { t.Parallel(); diffProg(t, "eintr") }
 
+// 5c. A signal that reaches a semop before sembox has received it (sembox
+// stopped meanwhile): a call that blocks ends with EINTR even when the
+// kernel restarted it under SA_RESTART; one that does not is done once.
+func TestCutShort(t *testing.T) { t.Parallel(); diffProg(t, "cutshort") }
+
 // 6. SEM_UNDO: exit, SIGKILL, threads, execve, fork, SETVAL/SETALL, clamping.
 func TestUndo(t *testing.T) { t.Parallel(); diffProg(t, "undo") }
 

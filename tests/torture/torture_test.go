@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"testing"
@@ -350,5 +351,49 @@ func TestSupervisorDeath(t *testing.T) {
 	}
 	if strings.Contains(r.stdout, "open=ENOSYS") {
 		t.Logf("note: after the supervisor's death, open/openat and execve and set*id fail with ENOSYS in the survivors (they are trapped)")
+	}
+}
+
+// TestStateWait (issue 8): a child blocks in semtimedop (2 s timeout) on a
+// semaphore at 0; its parent waits until /proc/CHILD/stat shows it in
+// state S, as test suites synchronise (LTP's TST_PROCESS_STATE_WAIT), then
+// removes the set (the child must get EIDRM) or sends it a signal whose
+// handler signal(3) installed with SA_RESTART (it must get EINTR: semop is
+// never restarted). Run with one busy loop per CPU beside it (started and
+// killed by the C program). In the fresh variant the child's semtimedop is
+// its first semaphore call (under sembox: a thread the supervisor meets for
+// the first time); in the known variant it makes a GETVAL first.
+func TestStateWait(t *testing.T) {
+	need(t)
+	p := prog(t, "statewait")
+	rounds := pick(200, 1000)
+	hogs := runtime.NumCPU()
+	timeout := pick(3*time.Minute, 6*time.Minute)
+	for _, variant := range []string{"fresh", "known"} {
+		t.Run(variant, func(t *testing.T) {
+			// MAXWRONG 5: a wrong result after the signal costs the 2 s timeout.
+			args := []string{strconv.Itoa(rounds), "both", strconv.Itoa(hogs), variant, "5"}
+			nat := native(timeout, p, args...)
+			logRun(t, "native", nat)
+			checkClean(t, "native", nat)
+			nm := kv(nat.stdout)
+			if w := num(t, nm, "wrong"); w != 0 {
+				t.Errorf("native: %v wrong results: the test's synchronisation is flawed", w)
+			}
+			if d := num(t, nm, "rounds_done"); d != float64(rounds) {
+				t.Errorf("native: %v of %d rounds done", d, rounds)
+			}
+			sb := sandboxed(timeout, nil, p, args...)
+			logRun(t, "sembox", sb)
+			checkClean(t, "sembox", sb)
+			sm := kv(sb.stdout)
+			if w := num(t, sm, "wrong"); w > 0 {
+				t.Errorf("sembox: %v wrong results in %s rounds (kernel: 0 in %s): after IPC_RMID %s EINVAL "+
+					"and %s other in %s rounds (want EIDRM); after the signal %s EAGAIN at the timeout and "+
+					"%s other in %s rounds (want EINTR)", w, sm["rounds_done"], nm["rounds_done"],
+					sm["rmid.einval"], sm["rmid.other"], sm["rmid.rounds"],
+					sm["signal.eagain"], sm["signal.other"], sm["signal.rounds"])
+			}
+		})
 	}
 }
