@@ -2,7 +2,7 @@
 # sembox benchmark: every figure natively (a fresh IPC namespace) and under
 # sembox, with the ratio, in one run of about 4-5 minutes. Not a test.
 #
-# Usage (as root, from anywhere): bash bench/run.sh
+# Usage (as root, from anywhere): bash bench/run.sh [PART...]
 #
 # Prints the table and writes it to bench/RESULTS.md, and the chart of
 # ratios to bench/results.png (needs gnuplot; skipped with a note if
@@ -11,14 +11,33 @@
 # run) and unpinned. Each figure is the best of a few runs, except where
 # noted; see bench/README.md for what each figure is and the goals.
 #
+# With PARTs (semop par open semget pingpong mutex stress apache sets wake
+# mem recvwin sigflood), only those figures are measured and their rows
+# printed; RESULTS.md and the chart are then written only if BENCH_OUT is
+# set (a partial table never replaces bench/RESULTS.md).
+#
 # Environment: BENCH_OUT=DIR writes RESULTS.md and results.png to DIR
-# instead of bench/.
+# instead of bench/. BENCH_SEMBOX=PATH uses that sembox binary instead of
+# building one.
 set -uo pipefail
 cd "$(dirname "$0")/.."
+allparts=(semop par open semget pingpong mutex stress apache sets wake mem recvwin sigflood)
+parts=("$@")
+for a in "${parts[@]}"; do
+  [[ " ${allparts[*]} " == *" $a "* ]] || { echo "bench: unknown part $a (parts: ${allparts[*]})" >&2; exit 2; }
+done
+# want PART : true if PART is to be measured (every part without arguments)
+want() { [ ${#parts[@]} = 0 ] || [[ " ${parts[*]} " == *" $1 "* ]]; }
 out=${BENCH_OUT:-bench}
-mkdir -p "$out"
+writeout=1
+[ ${#parts[@]} -gt 0 ] && [ -z "${BENCH_OUT:-}" ] && writeout=0
+[ $writeout = 1 ] && mkdir -p "$out"
 
-for c in gcc go unshare taskset stress-ng apache2 ab awk; do
+need=(gcc unshare taskset awk)
+[ -z "${BENCH_SEMBOX:-}" ] && need+=(go)
+want stress && need+=(stress-ng)
+want apache && need+=(apache2 ab)
+for c in "${need[@]}"; do
   command -v "$c" >/dev/null || { echo "bench: $c is missing (bash scripts/setup.sh installs it)" >&2; exit 1; }
 done
 [ "$(id -u)" = 0 ] || { echo "bench: run as root (unshare --ipc)" >&2; exit 1; }
@@ -31,7 +50,17 @@ cleanup() {
   # apache2 processes of ours still running (found by our unique config
   # path, ended by pid)
   for p in $(pgrep -f "$tmp/apache" 2>/dev/null); do kill -KILL "$p" 2>/dev/null; done
+  hog_stop
   rm -rf "$tmp"
+}
+# hog_start / hog_stop: two busy loops (nice 0, unpinned) competing for
+# this machine's CPUs with the program measured.
+hogs=()
+hog_start() { local i; for i in 1 2; do (while :; do :; done) & hogs+=($!); done; }
+hog_stop() {
+  local p
+  for p in "${hogs[@]}"; do kill -KILL "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
+  hogs=()
 }
 trap cleanup EXIT
 
@@ -40,7 +69,14 @@ for p in semloop openloop pingpong mutex semgetloop; do
   gcc -O2 -o "$tmp/$p" "bench/$p.c" || exit 1
 done
 gcc -O2 -pthread -o "$tmp/scale" bench/scale.c || exit 1
-go build -o "$tmp/sembox" ./cmd/sembox || exit 1
+for p in recvwin sigflood; do
+  gcc -O2 -Wall -Werror -pthread -o "$tmp/$p" "bench/$p.c" || exit 1
+done
+if [ -n "${BENCH_SEMBOX:-}" ]; then
+  cp "$BENCH_SEMBOX" "$tmp/sembox" || exit 1
+else
+  go build -o "$tmp/sembox" ./cmd/sembox || exit 1
+fi
 SB=("$tmp/sembox" run --)
 SBNP=("$tmp/sembox" run --no-proc --)
 FLOOR=("$tmp/sembox" run --bench-floor --)
@@ -88,11 +124,13 @@ say() { printf '  %-52s %s   [%d s]\n' "$1" "$2" $(($(date +%s) - started)) >&2;
 # pinned|unpinned -> the command prefix
 pinfor() { if [ "$1" = pinned ]; then echo "${PIN[*]}"; fi; }
 
-echo "bench: uncontended semop (best of 7 x 50000 calls, interleaved)" >&2
-measure 7 min semop.native 'unshare --ipc "$tmp/semloop" 50000' \
-  semop.floor 'unshare --ipc "${FLOOR[@]}" "$tmp/semloop" 50000' \
-  semop.sembox 'unshare --ipc "${SB[@]}" "$tmp/semloop" 50000'
-say "native / floor / sembox ns" "${R[semop.native]} / ${R[semop.floor]} / ${R[semop.sembox]}"
+if want semop; then
+  echo "bench: uncontended semop (best of 7 x 50000 calls, interleaved)" >&2
+  measure 7 min semop.native 'unshare --ipc "$tmp/semloop" 50000' \
+    semop.floor 'unshare --ipc "${FLOOR[@]}" "$tmp/semloop" 50000' \
+    semop.sembox 'unshare --ipc "${SB[@]}" "$tmp/semloop" 50000'
+  say "native / floor / sembox ns" "${R[semop.native]} / ${R[semop.floor]} / ${R[semop.sembox]}"
+fi
 
 # par4 PIN LAUNCHER... : 4 processes, each 25000 uncontended semops at once;
 # prints the aggregate calls/s.
@@ -101,35 +139,45 @@ par4() {
   $p unshare --ipc "$@" sh -c 'for i in 1 2 3 4; do "$0" 25000 & done; wait' "$tmp/semloop" |
     awk '{ s += 1e9 / $1; n++ } END { if (n != 4) exit 1; printf "%.0f\n", s }'
 }
-for pin in pinned unpinned; do
-  echo "bench: 4 uncontended callers at once, $pin (best of 2)" >&2
-  measure 2 max par.$pin.native 'par4 $pin' par.$pin.floor 'par4 $pin "${FLOOR[@]}"' \
-    par.$pin.sembox 'par4 $pin "${SB[@]}"'
-  say "native / floor / sembox calls/s" "${R[par.$pin.native]} / ${R[par.$pin.floor]} / ${R[par.$pin.sembox]}"
-done
+if want par; then
+  for pin in pinned unpinned; do
+    echo "bench: 4 uncontended callers at once, $pin (best of 2)" >&2
+    measure 2 max par.$pin.native 'par4 $pin' par.$pin.floor 'par4 $pin "${FLOOR[@]}"' \
+      par.$pin.sembox 'par4 $pin "${SB[@]}"'
+    say "native / floor / sembox calls/s" "${R[par.$pin.native]} / ${R[par.$pin.floor]} / ${R[par.$pin.sembox]}"
+  done
+fi
 
-echo "bench: open+close of an ordinary file (best of 3 x 50000)" >&2
-measure 3 min open.native 'unshare --ipc "$tmp/openloop" 50000' \
-  open.sembox 'unshare --ipc "${SB[@]}" "$tmp/openloop" 50000' \
-  open.noproc 'unshare --ipc "${SBNP[@]}" "$tmp/openloop" 50000'
-say "native / sembox / --no-proc ns" "${R[open.native]} / ${R[open.sembox]} / ${R[open.noproc]}"
+if want open; then
+  echo "bench: open+close of an ordinary file (best of 3 x 50000)" >&2
+  measure 3 min open.native 'unshare --ipc "$tmp/openloop" 50000' \
+    open.sembox 'unshare --ipc "${SB[@]}" "$tmp/openloop" 50000' \
+    open.noproc 'unshare --ipc "${SBNP[@]}" "$tmp/openloop" 50000'
+  say "native / sembox / --no-proc ns" "${R[open.native]} / ${R[open.sembox]} / ${R[open.noproc]}"
+fi
 
-echo "bench: semget(IPC_PRIVATE)+IPC_RMID (best of 3 x 10000 cycles)" >&2
-measure 3 min semget.native 'unshare --ipc "$tmp/semgetloop" 10000' \
-  semget.sembox 'unshare --ipc "${SB[@]}" "$tmp/semgetloop" 10000'
-say "native / sembox us" "${R[semget.native]} / ${R[semget.sembox]}"
+if want semget; then
+  echo "bench: semget(IPC_PRIVATE)+IPC_RMID (best of 3 x 10000 cycles)" >&2
+  measure 3 min semget.native 'unshare --ipc "$tmp/semgetloop" 10000' \
+    semget.sembox 'unshare --ipc "${SB[@]}" "$tmp/semgetloop" 10000'
+  say "native / sembox us" "${R[semget.native]} / ${R[semget.sembox]}"
+fi
 
 for pin in pinned unpinned; do
   p=$(pinfor $pin)
-  echo "bench: ping-pong, $pin (best of 2 x 5000 round trips)" >&2
-  measure 2 min pp.$pin.native '$p unshare --ipc "$tmp/pingpong" 5000' \
-    pp.$pin.sembox '$p unshare --ipc "${SB[@]}" "$tmp/pingpong" 5000'
-  say "native / sembox us per round trip" "${R[pp.$pin.native]} / ${R[pp.$pin.sembox]}"
+  if want pingpong; then
+    echo "bench: ping-pong, $pin (best of 2 x 5000 round trips)" >&2
+    measure 2 min pp.$pin.native '$p unshare --ipc "$tmp/pingpong" 5000' \
+      pp.$pin.sembox '$p unshare --ipc "${SB[@]}" "$tmp/pingpong" 5000'
+    say "native / sembox us per round trip" "${R[pp.$pin.native]} / ${R[pp.$pin.sembox]}"
+  fi
 
-  echo "bench: SEM_UNDO mutex, 4 processes, $pin (best of 2 x 1 s)" >&2
-  measure 2 max mutex.$pin.native '$p unshare --ipc "$tmp/mutex" 4 1' \
-    mutex.$pin.sembox '$p unshare --ipc "${SB[@]}" "$tmp/mutex" 4 1'
-  say "native / sembox ops/s" "${R[mutex.$pin.native]} / ${R[mutex.$pin.sembox]}"
+  if want mutex; then
+    echo "bench: SEM_UNDO mutex, 4 processes, $pin (best of 2 x 1 s)" >&2
+    measure 2 max mutex.$pin.native '$p unshare --ipc "$tmp/mutex" 4 1' \
+      mutex.$pin.sembox '$p unshare --ipc "${SB[@]}" "$tmp/mutex" 4 1'
+    say "native / sembox ops/s" "${R[mutex.$pin.native]} / ${R[mutex.$pin.sembox]}"
+  fi
 done
 
 # stress-ng's "bogo ops/s (real time)" column of its sem-sysv line.
@@ -137,13 +185,15 @@ stressng() {
   "$@" stress-ng --sem-sysv 2 --timeout 5s --metrics-brief --temp-path "$tmp" >"$tmp/stress.out" 2>&1 || return 1
   awk '/ sem-sysv +[0-9]/ && NF >= 8 { v = $(NF - 1) } END { if (v == "") exit 1; print v }' "$tmp/stress.out"
 }
-for pin in pinned unpinned; do
-  p=$(pinfor $pin)
-  echo "bench: stress-ng --sem-sysv 2 --timeout 5s, $pin (best of 2)" >&2
-  measure 2 max stress.$pin.native 'stressng $p unshare --ipc' \
-    stress.$pin.sembox 'stressng $p unshare --ipc "${SB[@]}"'
-  say "native / sembox bogo ops/s" "${R[stress.$pin.native]} / ${R[stress.$pin.sembox]}"
-done
+if want stress; then
+  for pin in pinned unpinned; do
+    p=$(pinfor $pin)
+    echo "bench: stress-ng --sem-sysv 2 --timeout 5s, $pin (best of 2)" >&2
+    measure 2 max stress.$pin.native 'stressng $p unshare --ipc' \
+      stress.$pin.sembox 'stressng $p unshare --ipc "${SB[@]}"'
+    say "native / sembox bogo ops/s" "${R[stress.$pin.native]} / ${R[stress.$pin.sembox]}"
+  done
+fi
 
 # apache2, mpm_prefork, 2 loopback listeners (so the accept mutex is used),
 # `Mutex sysvsem default`, its own ServerRoot; loaded by ab on 127.0.0.1.
@@ -219,67 +269,153 @@ EOF
     echo "bench: apache2 ($pin $mode): bad answers: $(grep -E 'Failed|Non-2xx|Document Length' "$root/ab.out" | tr -s ' \n' ' ')" >&2
   fi
 }
-for pin in pinned unpinned; do
-  echo "bench: apache2 natively, under sembox, --no-proc and the floor, $pin (best of 3)" >&2
-  measure 3 max apache.$pin.native 'apache $pin native' apache.$pin.sembox 'apache $pin sembox' \
-    apache.$pin.noproc 'apache $pin noproc' apache.$pin.floor 'apache $pin floor'
-  say "native / sembox / --no-proc / floor req/s" "${R[apache.$pin.native]} / ${R[apache.$pin.sembox]} / ${R[apache.$pin.noproc]} / ${R[apache.$pin.floor]}"
-done
+if want apache; then
+  for pin in pinned unpinned; do
+    echo "bench: apache2 natively, under sembox, --no-proc and the floor, $pin (best of 3)" >&2
+    measure 3 max apache.$pin.native 'apache $pin native' apache.$pin.sembox 'apache $pin sembox' \
+      apache.$pin.noproc 'apache $pin noproc' apache.$pin.floor 'apache $pin floor'
+    say "native / sembox / --no-proc / floor req/s" "${R[apache.$pin.native]} / ${R[apache.$pin.sembox]} / ${R[apache.$pin.noproc]} / ${R[apache.$pin.floor]}"
+  done
+fi
 
-echo "bench: scale: 32,000 sets created and removed (best of 3)" >&2
-# Fields of `scale sets`: total create and remove ms, then the first and the
-# last eighth of the creations, and of the removals (each best of 3).
-fields=(create remove create.first create.last remove.first remove.last)
-for mode in native sembox; do for f in "${fields[@]}"; do R[sets.$mode.$f]=nan; done; done
-for _ in 1 2 3; do
-  for mode in native sembox; do
-    if [ $mode = native ]; then l=(); else l=("${SB[@]}"); fi
-    v=$(once unshare --ipc "${l[@]}" "$tmp/scale" sets 32000)
-    for i in "${!fields[@]}"; do
-      R[sets.$mode.${fields[$i]}]=$(pick min "${R[sets.$mode.${fields[$i]}]}" "$(field $((i + 1)) "$v")")
+if want sets; then
+  echo "bench: scale: 32,000 sets created and removed (best of 3)" >&2
+  # Fields of `scale sets`: total create and remove ms, then the first and the
+  # last eighth of the creations, and of the removals (each best of 3).
+  fields=(create remove create.first create.last remove.first remove.last)
+  for mode in native sembox; do for f in "${fields[@]}"; do R[sets.$mode.$f]=nan; done; done
+  for _ in 1 2 3; do
+    for mode in native sembox; do
+      if [ $mode = native ]; then l=(); else l=("${SB[@]}"); fi
+      v=$(once unshare --ipc "${l[@]}" "$tmp/scale" sets 32000)
+      for i in "${!fields[@]}"; do
+        R[sets.$mode.${fields[$i]}]=$(pick min "${R[sets.$mode.${fields[$i]}]}" "$(field $((i + 1)) "$v")")
+      done
     done
   done
-done
-for op in create remove; do
-  say "32000 sets: $op native / sembox ms" "${R[sets.native.$op]} / ${R[sets.sembox.$op]}"
-  say "  first / last 4000: native; sembox ms" "${R[sets.native.$op.first]} / ${R[sets.native.$op.last]}; ${R[sets.sembox.$op.first]} / ${R[sets.sembox.$op.last]}"
-done
-
-echo "bench: scale: wake-up latency with parked waiters (median of 30 wake-ups)" >&2
-wake() { # wake pinned|unpinned native|sembox W -> median us
-  local p l=()
-  p=$(pinfor "$1")
-  [ "$2" = sembox ] && l=("${SB[@]}")
-  $p unshare --ipc "${l[@]}" "$tmp/scale" wake "$3" 30 | awk '{ print $1 }'
-}
-for w in 0 1000; do
-  measure 3 min wake.$w.native 'wake unpinned native $w' wake.$w.sembox 'wake unpinned sembox $w'
-  say "$w parked, unpinned: native / sembox us" "${R[wake.$w.native]} / ${R[wake.$w.sembox]}"
-done
-for pin in pinned unpinned; do
-  # Parking 10,000 waiters under sembox takes 10-40 s: pinned once; twice
-  # unpinned, the figure the growth from 1,000 waiters is judged on.
-  reps=2; [ $pin = pinned ] && reps=1
-  measure $reps min wake.10000.$pin.native 'wake $pin native 10000' wake.10000.$pin.sembox 'wake $pin sembox 10000'
-  say "10000 parked, $pin: native / sembox us" "${R[wake.10000.$pin.native]} / ${R[wake.10000.$pin.sembox]}"
-done
-
-echo "bench: scale: memory for semaphores (sets of 1000, every value written)" >&2
-for sets in 100 1000; do
-  # sembox: growth of the supervisor's VmRSS (best of 2); native: the
-  # growth of Slab in /proc/meminfo, where the kernel allocates the sets
-  # (median of 3: other work moves it too).
-  b=nan
-  for _ in 1 2; do
-    v=$(once unshare --ipc "${SB[@]}" "$tmp/scale" mem $sets 1000)
-    d=$(awk -v a="$(field 1 "$v")" -v c="$(field 3 "$v")" 'BEGIN { print (a == "nan" || c == "nan") ? "nan" : c - a }')
-    b=$(awk -v b="$b" -v v="$d" 'BEGIN { print (b == "nan" || (v != "nan" && v + 0 < b + 0)) ? v : b }')
+  for op in create remove; do
+    say "32000 sets: $op native / sembox ms" "${R[sets.native.$op]} / ${R[sets.sembox.$op]}"
+    say "  first / last 4000: native; sembox ms" "${R[sets.native.$op.first]} / ${R[sets.native.$op.last]}; ${R[sets.sembox.$op.first]} / ${R[sets.sembox.$op.last]}"
   done
-  R[mem.$sets.sembox]=$b
-  R[mem.$sets.native]=$(for _ in 1 2 3; do field 4 "$(once unshare --ipc "$tmp/scale" mem $sets 1000)"; done |
-    sort -g | sed -n 2p)
-  say "$((sets * 1000)) semaphores: kernel / sembox kB" "${R[mem.$sets.native]} / ${R[mem.$sets.sembox]}"
-done
+fi
+
+if want wake; then
+  echo "bench: scale: wake-up latency with parked waiters (median of 30 wake-ups)" >&2
+  wake() { # wake pinned|unpinned native|sembox W -> median us
+    local p l=()
+    p=$(pinfor "$1")
+    [ "$2" = sembox ] && l=("${SB[@]}")
+    $p unshare --ipc "${l[@]}" "$tmp/scale" wake "$3" 30 | awk '{ print $1 }'
+  }
+  for w in 0 1000; do
+    measure 3 min wake.$w.native 'wake unpinned native $w' wake.$w.sembox 'wake unpinned sembox $w'
+    say "$w parked, unpinned: native / sembox us" "${R[wake.$w.native]} / ${R[wake.$w.sembox]}"
+  done
+  for pin in pinned unpinned; do
+    # Parking 10,000 waiters under sembox takes 10-40 s: pinned once; twice
+    # unpinned, the figure the growth from 1,000 waiters is judged on.
+    reps=2; [ $pin = pinned ] && reps=1
+    measure $reps min wake.10000.$pin.native 'wake $pin native 10000' wake.10000.$pin.sembox 'wake $pin sembox 10000'
+    say "10000 parked, $pin: native / sembox us" "${R[wake.10000.$pin.native]} / ${R[wake.10000.$pin.sembox]}"
+  done
+fi
+
+if want mem; then
+  echo "bench: scale: memory for semaphores (sets of 1000, every value written)" >&2
+  for sets in 100 1000; do
+    # sembox: growth of the supervisor's VmRSS (best of 2); native: the
+    # growth of Slab in /proc/meminfo, where the kernel allocates the sets
+    # (median of 3: other work moves it too).
+    b=nan
+    for _ in 1 2; do
+      v=$(once unshare --ipc "${SB[@]}" "$tmp/scale" mem $sets 1000)
+      d=$(awk -v a="$(field 1 "$v")" -v c="$(field 3 "$v")" 'BEGIN { print (a == "nan" || c == "nan") ? "nan" : c - a }')
+      b=$(awk -v b="$b" -v v="$d" 'BEGIN { print (b == "nan" || (v != "nan" && v + 0 < b + 0)) ? v : b }')
+    done
+    R[mem.$sets.sembox]=$b
+    R[mem.$sets.native]=$(for _ in 1 2 3; do field 4 "$(once unshare --ipc "$tmp/scale" mem $sets 1000)"; done |
+      sort -g | sed -n 2p)
+    say "$((sets * 1000)) semaphores: kernel / sembox kB" "${R[mem.$sets.native]} / ${R[mem.$sets.sembox]}"
+  done
+fi
+
+# med V... : the median of the numbers given ("nan" if none; "nan"s are
+# left out). rng V... : their range, "MIN-MAX".
+med() { printf '%s\n' "$@" | awk '$1 != "nan"' | sort -g | awk '{ v[NR] = $1 } END { print NR ? v[int((NR + 1) / 2)] : "nan" }'; }
+rng() { printf '%s\n' "$@" | awk '$1 != "nan"' | sort -g | awk 'NR == 1 { a = $1 } { b = $1 } END { print NR ? (a == b ? a : a "-" b) : "n/a" }'; }
+# window FILE : "P50 P99 CUT" of the line of `sembox run --bench-recv-window`
+# in FILE (sembox's stderr): the window's percentiles (us) and the % of
+# stamped semops cut short before receipt ("nan" for what is missing).
+window() {
+  awk '/receive window: n=/ {
+      for (i = 1; i <= NF; i++) if ($i ~ /^(n|p50|p99)=/) { split($i, a, "="); sub(/us$/, "", a[2]); w[a[1]] = a[2] }
+      if (match($0, /cut short before receipt: [0-9]+/)) { split(substr($0, RSTART, RLENGTH), c, ": "); w["cut"] = c[2] } }
+    END { printf "%s %s %s\n", ("p50" in w) ? w["p50"] : "nan", ("p99" in w) ? w["p99"] : "nan",
+      ("cut" in w && w["n"] + w["cut"] > 0) ? sprintf("%.1f", 100 * w["cut"] / (w["n"] + w["cut"])) : "nan" }' "$1"
+}
+
+# The receive window: from the trap of a call to its receipt by a
+# supervisor worker, the time in which a signal aborts the call (EINTR, or
+# a restart under SA_RESTART) even where Linux would complete it. recvwin
+# passes its CLOCK_MONOTONIC time as semop's (ignored) 4th argument and
+# sembox --bench-recv-window prints the distribution. Median of 3 runs.
+if want recvwin; then
+  for load in idle hog; do
+    echo "bench: receive window, stamped uncontended semop, $load (3 x 20000 calls)" >&2
+    [ $load = hog ] && hog_start
+    w50=() w99=()
+    for _ in 1 2 3; do
+      if unshare --ipc "$tmp/sembox" run --bench-recv-window -- "$tmp/recvwin" 20000 >/dev/null 2>"$tmp/rw.err"; then
+        read -r a b _ <<<"$(window "$tmp/rw.err")"
+      else
+        echo "bench: failed: recvwin: $(tail -3 "$tmp/rw.err")" >&2
+        a=nan b=nan
+      fi
+      w50+=("$a") w99+=("$b")
+    done
+    [ $load = hog ] && hog_stop
+    R[rw.$load.p50]=$(med "${w50[@]}") R[rw.$load.p50.range]=$(rng "${w50[@]}")
+    R[rw.$load.p99]=$(med "${w99[@]}") R[rw.$load.p99.range]=$(rng "${w99[@]}")
+    say "window p50; p99 us (3 runs)" "${R[rw.$load.p50.range]}; ${R[rw.$load.p99.range]}"
+  done
+fi
+
+# The signal flood of issue 8: 6 processes pass 3 tokens (P, V) for 2 s
+# while one process sends ~100,000 signals/s to them (half of them with
+# SA_RESTART handlers); the share of V calls (which never block) that fail
+# with EINTR (natively none). Under sembox the calls are stamped too: the
+# receive window under the flood. Median of 3 interleaved runs.
+if want sigflood; then
+  for load in idle hog; do
+    echo "bench: V calls failing with EINTR under a signal flood, $load (3 x 2 s, interleaved)" >&2
+    [ $load = hog ] && hog_start
+    declare -A F=() # space-separated values per run, by "MODE.FIELD"
+    for _ in 1 2 3; do
+      for m in native sembox; do
+        if [ $m = native ]; then
+          v=$(once unshare --ipc "$tmp/sigflood" 2)
+          w="nan nan nan"
+        else
+          v=$(once unshare --ipc "$tmp/sembox" run --bench-recv-window -- "$tmp/sigflood" 2)
+          w="nan nan nan"
+          [ "$v" != nan ] && w=$(window "$tmp/err") # nothing from a failed run
+        fi
+        F[$m.pct]+=" $(field 1 "$v")" F[$m.sigps]+=" $(field 4 "$v")" F[$m.nrpct]+=" $(field 6 "$v")"
+        F[$m.p50]+=" $(field 1 "$w")" F[$m.p99]+=" $(field 2 "$w")" F[$m.cut]+=" $(field 3 "$w")"
+      done
+    done
+    [ $load = hog ] && hog_stop
+    for k in "${!F[@]}"; do
+      # shellcheck disable=SC2086 # F's values are lists of numbers
+      R[flood.$load.$k]=$(med ${F[$k]}) R[flood.$load.$k.range]=$(rng ${F[$k]})
+    done
+    say "V EINTR % native; sembox (3 runs)" "${R[flood.$load.native.pct.range]}; ${R[flood.$load.sembox.pct.range]}"
+    say "  without SA_RESTART: native; sembox" "${R[flood.$load.native.nrpct.range]}; ${R[flood.$load.sembox.nrpct.range]}"
+    say "  semops cut short before receipt %" "${R[flood.$load.sembox.cut.range]}"
+    say "  signals/s native; sembox" "${R[flood.$load.native.sigps.range]}; ${R[flood.$load.sembox.sigps.range]}"
+    say "  window under the flood p50; p99 us" "${R[flood.$load.sembox.p50.range]}; ${R[flood.$load.sembox.p99.range]}"
+  done
+fi
 
 load_after=$(cut -d' ' -f1-3 /proc/loadavg)
 elapsed=$(($(date +%s) - started))
@@ -305,59 +441,98 @@ lin() { # lin SMALL BIG FACTOR -> "growth" and verdict (on the unrounded growth)
   echo "$(ratio "$2" "$1") $(verdict "x <= $3 * 1.25" "$g")"
 }
 
-sf=$(awk -v a="${R[semop.sembox]}" -v b="${R[semop.floor]}" 'BEGIN { if (a == "nan" || b == "nan" || b + 0 == 0) print "nan"; else printf "%.2f", a / b }')
-row "uncontended semop: trap-and-answer floor" "ns/op" "${R[semop.native]}" "${R[semop.floor]}" time "-" "-" "semop floor"
-# verdicts use the unrounded ratio
-sfx=$(rawratio "${R[semop.sembox]}" "${R[semop.floor]}")
-row "uncontended semop" "ns/op" "${R[semop.native]}" "${R[semop.sembox]}" time "sembox ≤ 1.15 × floor: **$sf ×**" "$(verdict 'x <= 1.15' "$sfx")" "semop"
-for pin in pinned unpinned; do
-  row "4 uncontended callers at once, $pin: floor" "calls/s" "${R[par.$pin.native]}" "${R[par.$pin.floor]}" rate "-" "-" "4 callers floor $pin"
-  row "4 uncontended callers at once, $pin: sembox" "calls/s" "${R[par.$pin.native]}" "${R[par.$pin.sembox]}" rate "-" "-" "4 callers $pin"
-done
-for pin in pinned unpinned; do
-  row "ping-pong round trip, 2 procs, $pin" "µs" "${R[pp.$pin.native]}" "${R[pp.$pin.sembox]}" time "-" "-" "ping-pong $pin"
-done
-for pin in pinned unpinned; do
-  row "SEM_UNDO mutex, 4 procs, $pin" "ops/s" "${R[mutex.$pin.native]}" "${R[mutex.$pin.sembox]}" rate "-" "-" "mutex $pin"
-done
-row "semget(IPC_PRIVATE)+IPC_RMID cycle" "µs" "${R[semget.native]}" "${R[semget.sembox]}" time "-" "-" "semget+RMID"
-g=$(rawratio "${R[stress.pinned.sembox]}" "${R[stress.pinned.native]}")
-row "stress-ng --sem-sysv 2, pinned" "bogo ops/s" "${R[stress.pinned.native]}" "${R[stress.pinned.sembox]}" rate "≥ 0.1 × native" "$(verdict 'x >= 0.1' "$g")" "stress-ng pinned"
-g=$(rawratio "${R[stress.unpinned.sembox]}" "${R[stress.unpinned.native]}")
-row "stress-ng --sem-sysv 2, unpinned" "bogo ops/s" "${R[stress.unpinned.native]}" "${R[stress.unpinned.sembox]}" rate "≥ 0.5 × native" "$(verdict 'x >= 0.5' "$g")" "stress-ng unpinned"
-for pin in pinned unpinned; do
-  g=$(rawratio "${R[apache.$pin.sembox]}" "${R[apache.$pin.native]}")
-  row "apache2 sysvsem accept mutex, $pin" "req/s" "${R[apache.$pin.native]}" "${R[apache.$pin.sembox]}" rate "≥ 0.95 × native" "$(verdict 'x >= 0.95' "$g")" "apache $pin"
-  g=$(rawratio "${R[apache.$pin.noproc]}" "${R[apache.$pin.native]}")
-  row "apache2, $pin, sembox --no-proc" "req/s" "${R[apache.$pin.native]}" "${R[apache.$pin.noproc]}" rate "≥ 0.95 × native" "$(verdict 'x >= 0.95' "$g")" "apache $pin no-proc"
-  row "apache2, $pin, trap-and-answer floor (mutex not enforced), --no-proc" "req/s" "${R[apache.$pin.native]}" "${R[apache.$pin.floor]}" rate "-" "-" "apache $pin floor"
-done
-for op in create remove; do
-  # linear: the last 4,000 calls (with ~28,000 other sets) may cost at most
-  # 1.25 x the first 4,000 (an almost empty namespace)
-  read -r g v <<<"$(lin "${R[sets.sembox.$op.first]}" "${R[sets.sembox.$op.last]}" 1)"
-  gn=$(ratio "${R[sets.native.$op.last]}" "${R[sets.native.$op.first]}")
-  row "32,000 sets ${op}d (total)" "ms" "${R[sets.native.$op]}" "${R[sets.sembox.$op]}" time \
-    "linear: last 4,000 calls / first 4,000 = **$g ×** (native $gn ×)" "$v" "32k sets ${op}d"
-done
-row "wake-up latency, 0 parked, unpinned" "µs" "${R[wake.0.native]}" "${R[wake.0.sembox]}" time "-" "-" "wake 0 parked"
-row "wake-up latency, 1,000 parked, unpinned" "µs" "${R[wake.1000.native]}" "${R[wake.1000.sembox]}" time "-" "-" "wake 1k parked"
-read -r g v <<<"$(lin "${R[wake.1000.sembox]}" "${R[wake.10000.unpinned.sembox]}" 10)"
-gn=$(ratio "${R[wake.10000.unpinned.native]}" "${R[wake.1000.native]}")
-for pin in pinned unpinned; do
-  if [ $pin = pinned ]; then gt="-" gv="-"; else
-    gt="linear: 1,000→10,000 parked (10×) took **$g ×** (native $gn ×)" gv=$v
-  fi
-  row "wake-up latency, 10,000 parked, $pin" "µs" "${R[wake.10000.$pin.native]}" "${R[wake.10000.$pin.sembox]}" time "$gt" "$gv" "wake 10k parked $pin"
-done
-m1=$(awk -v v="${R[mem.1000.native]}" 'BEGIN { print v == "nan" ? "nan" : v / 1024 }')
-m2=$(awk -v v="${R[mem.1000.sembox]}" 'BEGIN { print v == "nan" ? "nan" : v / 1024 }')
-read -r g v <<<"$(lin "${R[mem.100.sembox]}" "${R[mem.1000.sembox]}" 10)"
-row "memory per 1,000,000 semaphores (kernel: Slab growth; sembox: supervisor VmRSS growth)" "MB" "$m1" "$m2" time \
-  "linear: 100,000→1,000,000 (10×) grew **$g ×**" "$v" "memory per 1M sems"
-row "open+close of an ordinary file, /proc views served" "ns" "${R[open.native]}" "${R[open.sembox]}" time "-" "-" "open()"
-row "open+close of an ordinary file, --no-proc" "ns" "${R[open.native]}" "${R[open.noproc]}" time "-" "-" "open() no-proc"
+if want semop; then
+  sf=$(awk -v a="${R[semop.sembox]}" -v b="${R[semop.floor]}" 'BEGIN { if (a == "nan" || b == "nan" || b + 0 == 0) print "nan"; else printf "%.2f", a / b }')
+  row "uncontended semop: trap-and-answer floor" "ns/op" "${R[semop.native]}" "${R[semop.floor]}" time "-" "-" "semop floor"
+  # verdicts use the unrounded ratio
+  sfx=$(rawratio "${R[semop.sembox]}" "${R[semop.floor]}")
+  row "uncontended semop" "ns/op" "${R[semop.native]}" "${R[semop.sembox]}" time "sembox ≤ 1.15 × floor: **$sf ×**" "$(verdict 'x <= 1.15' "$sfx")" "semop"
+fi
+if want par; then
+  for pin in pinned unpinned; do
+    row "4 uncontended callers at once, $pin: floor" "calls/s" "${R[par.$pin.native]}" "${R[par.$pin.floor]}" rate "-" "-" "4 callers floor $pin"
+    row "4 uncontended callers at once, $pin: sembox" "calls/s" "${R[par.$pin.native]}" "${R[par.$pin.sembox]}" rate "-" "-" "4 callers $pin"
+  done
+fi
+if want pingpong; then
+  for pin in pinned unpinned; do
+    row "ping-pong round trip, 2 procs, $pin" "µs" "${R[pp.$pin.native]}" "${R[pp.$pin.sembox]}" time "-" "-" "ping-pong $pin"
+  done
+fi
+if want mutex; then
+  for pin in pinned unpinned; do
+    row "SEM_UNDO mutex, 4 procs, $pin" "ops/s" "${R[mutex.$pin.native]}" "${R[mutex.$pin.sembox]}" rate "-" "-" "mutex $pin"
+  done
+fi
+if want semget; then
+  row "semget(IPC_PRIVATE)+IPC_RMID cycle" "µs" "${R[semget.native]}" "${R[semget.sembox]}" time "-" "-" "semget+RMID"
+fi
+if want stress; then
+  g=$(rawratio "${R[stress.pinned.sembox]}" "${R[stress.pinned.native]}")
+  row "stress-ng --sem-sysv 2, pinned" "bogo ops/s" "${R[stress.pinned.native]}" "${R[stress.pinned.sembox]}" rate "≥ 0.1 × native" "$(verdict 'x >= 0.1' "$g")" "stress-ng pinned"
+  g=$(rawratio "${R[stress.unpinned.sembox]}" "${R[stress.unpinned.native]}")
+  row "stress-ng --sem-sysv 2, unpinned" "bogo ops/s" "${R[stress.unpinned.native]}" "${R[stress.unpinned.sembox]}" rate "≥ 0.5 × native" "$(verdict 'x >= 0.5' "$g")" "stress-ng unpinned"
+fi
+if want apache; then
+  for pin in pinned unpinned; do
+    g=$(rawratio "${R[apache.$pin.sembox]}" "${R[apache.$pin.native]}")
+    row "apache2 sysvsem accept mutex, $pin" "req/s" "${R[apache.$pin.native]}" "${R[apache.$pin.sembox]}" rate "≥ 0.95 × native" "$(verdict 'x >= 0.95' "$g")" "apache $pin"
+    g=$(rawratio "${R[apache.$pin.noproc]}" "${R[apache.$pin.native]}")
+    row "apache2, $pin, sembox --no-proc" "req/s" "${R[apache.$pin.native]}" "${R[apache.$pin.noproc]}" rate "≥ 0.95 × native" "$(verdict 'x >= 0.95' "$g")" "apache $pin no-proc"
+    row "apache2, $pin, trap-and-answer floor (mutex not enforced), --no-proc" "req/s" "${R[apache.$pin.native]}" "${R[apache.$pin.floor]}" rate "-" "-" "apache $pin floor"
+  done
+fi
+if want sets; then
+  for op in create remove; do
+    # linear: the last 4,000 calls (with ~28,000 other sets) may cost at most
+    # 1.25 x the first 4,000 (an almost empty namespace)
+    read -r g v <<<"$(lin "${R[sets.sembox.$op.first]}" "${R[sets.sembox.$op.last]}" 1)"
+    gn=$(ratio "${R[sets.native.$op.last]}" "${R[sets.native.$op.first]}")
+    row "32,000 sets ${op}d (total)" "ms" "${R[sets.native.$op]}" "${R[sets.sembox.$op]}" time \
+      "linear: last 4,000 calls / first 4,000 = **$g ×** (native $gn ×)" "$v" "32k sets ${op}d"
+  done
+fi
+if want wake; then
+  row "wake-up latency, 0 parked, unpinned" "µs" "${R[wake.0.native]}" "${R[wake.0.sembox]}" time "-" "-" "wake 0 parked"
+  row "wake-up latency, 1,000 parked, unpinned" "µs" "${R[wake.1000.native]}" "${R[wake.1000.sembox]}" time "-" "-" "wake 1k parked"
+  read -r g v <<<"$(lin "${R[wake.1000.sembox]}" "${R[wake.10000.unpinned.sembox]}" 10)"
+  gn=$(ratio "${R[wake.10000.unpinned.native]}" "${R[wake.1000.native]}")
+  for pin in pinned unpinned; do
+    if [ $pin = pinned ]; then gt="-" gv="-"; else
+      gt="linear: 1,000→10,000 parked (10×) took **$g ×** (native $gn ×)" gv=$v
+    fi
+    row "wake-up latency, 10,000 parked, $pin" "µs" "${R[wake.10000.$pin.native]}" "${R[wake.10000.$pin.sembox]}" time "$gt" "$gv" "wake 10k parked $pin"
+  done
+fi
+if want mem; then
+  m1=$(awk -v v="${R[mem.1000.native]}" 'BEGIN { print v == "nan" ? "nan" : v / 1024 }')
+  m2=$(awk -v v="${R[mem.1000.sembox]}" 'BEGIN { print v == "nan" ? "nan" : v / 1024 }')
+  read -r g v <<<"$(lin "${R[mem.100.sembox]}" "${R[mem.1000.sembox]}" 10)"
+  row "memory per 1,000,000 semaphores (kernel: Slab growth; sembox: supervisor VmRSS growth)" "MB" "$m1" "$m2" time \
+    "linear: 100,000→1,000,000 (10×) grew **$g ×**" "$v" "memory per 1M sems"
+fi
+if want open; then
+  row "open+close of an ordinary file, /proc views served" "ns" "${R[open.native]}" "${R[open.sembox]}" time "-" "-" "open()"
+  row "open+close of an ordinary file, --no-proc" "ns" "${R[open.native]}" "${R[open.noproc]}" time "-" "-" "open() no-proc"
+fi
+loadtext() { if [ "$1" = hog ]; then echo "2 busy loops"; else echo idle; fi; }
+if want recvwin; then
+  for load in idle hog; do
+    for q in p50 p99; do
+      row "receive window (trap → receipt by a worker), uncontended semop, $(loadtext $load): $q" "µs" nan "${R[rw.$load.$q]}" time "-" "-" "recv window $q $load"
+    done
+  done
+fi
+if want sigflood; then
+  for load in idle hog; do
+    x=${R[flood.$load.sembox.pct]}
+    row "semop V (never blocks) failing with EINTR: 6 procs pass 3 tokens under ~100,000 signals/s, $(loadtext $load)" "% of V calls" \
+      "${R[flood.$load.native.pct]}" "$x" time "≤ 1 % of V calls" "$(verdict 'x <= 1' "$x")" "V EINTR flood $load"
+  done
+fi
 
+# a partial run (PARTs without BENCH_OUT) only prints its table
+[ $writeout = 0 ] && out=$tmp
 machine="$(nproc) CPUs ($(awk -F': ' '/model name/ { print $2; exit }' /proc/cpuinfo)), $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo), $(uname -srm)"
 {
   echo "# sembox benchmark results"
@@ -377,21 +552,49 @@ machine="$(nproc) CPUs ($(awk -F': ' '/model name/ { print $2; exit }' /proc/cpu
   echo "| figure | unit | native | sembox | sembox / native | goal | verdict |"
   echo "|---|---|---:|---:|---:|---|---|"
   while IFS=$'\t' read -r label unit n s kind goal verdict _; do
-    echo "| $label | $unit | $(fmt "$n") | $(fmt "$s") | $(ratio "$s" "$n") | $goal | $verdict |"
+    r=$(ratio "$s" "$n")
+    echo "| $label | $unit | $(fmt "$n") | $(fmt "$s") | ${r/#nan/-} | $goal | $verdict |"
   done <"$rows"
   echo
-  echo "Scale details: the first / last 4,000 of the 32,000 creations took ${R[sets.sembox.create.first]} / ${R[sets.sembox.create.last]} ms" \
-    "under sembox (native ${R[sets.native.create.first]} / ${R[sets.native.create.last]}), removals" \
-    "${R[sets.sembox.remove.first]} / ${R[sets.sembox.remove.last]} ms (native ${R[sets.native.remove.first]} / ${R[sets.native.remove.last]});" \
-    "100,000 semaphores: kernel ${R[mem.100.native]} kB, sembox ${R[mem.100.sembox]} kB;" \
-    "1,000,000: kernel ${R[mem.1000.native]} kB, sembox ${R[mem.1000.sembox]} kB."
-  echo
+  if want sets && want mem; then
+    echo "Scale details: the first / last 4,000 of the 32,000 creations took ${R[sets.sembox.create.first]} / ${R[sets.sembox.create.last]} ms" \
+      "under sembox (native ${R[sets.native.create.first]} / ${R[sets.native.create.last]}), removals" \
+      "${R[sets.sembox.remove.first]} / ${R[sets.sembox.remove.last]} ms (native ${R[sets.native.remove.first]} / ${R[sets.native.remove.last]});" \
+      "100,000 semaphores: kernel ${R[mem.100.native]} kB, sembox ${R[mem.100.sembox]} kB;" \
+      "1,000,000: kernel ${R[mem.1000.native]} kB, sembox ${R[mem.1000.sembox]} kB."
+    echo
+  fi
+  if want recvwin; then
+    echo "Receive window details (\`sembox run --bench-recv-window\`: time from a stamped semop's trap to its receipt by a" \
+      "supervisor worker, in which a signal aborts the call; median of 3 runs of 20,000 calls in the table), ranges over the 3 runs:" \
+      "idle p50 ${R[rw.idle.p50.range]} µs, p99 ${R[rw.idle.p99.range]} µs; with 2 busy loops (nice 0, unpinned)" \
+      "p50 ${R[rw.hog.p50.range]} µs, p99 ${R[rw.hog.p99.range]} µs."
+    echo
+  fi
+  if want sigflood; then
+    echo "Signal flood details (\`sigflood 2\`: 6 processes, half with SA_RESTART handlers, pass 3 tokens with P and V for 2 s;" \
+      "one process sends SIGUSR1 and SIGRTMIN to random ones, alternating kill() and tgkill(); median of 3 runs in the table)," \
+      "ranges over the 3 runs: V calls failing with EINTR, idle: native ${R[flood.idle.native.pct.range]} %," \
+      "sembox ${R[flood.idle.sembox.pct.range]} %; with 2 busy loops: native ${R[flood.hog.native.pct.range]} %," \
+      "sembox ${R[flood.hog.sembox.pct.range]} %; of the V calls of the workers without SA_RESTART alone, idle: native" \
+      "${R[flood.idle.native.nrpct.range]} %, sembox ${R[flood.idle.sembox.nrpct.range]} %; with 2 busy loops: native" \
+      "${R[flood.hog.native.nrpct.range]} %, sembox ${R[flood.hog.sembox.nrpct.range]} % (an SA_RESTART worker does not see" \
+      "its calls cut short: the kernel makes them again). Trapped semops (P and V, every worker) cut short before receipt," \
+      "idle: ${R[flood.idle.sembox.cut.range]} %; with 2 busy loops: ${R[flood.hog.sembox.cut.range]} %. Signals sent per second, idle: native ${R[flood.idle.native.sigps.range]}," \
+      "sembox ${R[flood.idle.sembox.sigps.range]}; with 2 busy loops: native ${R[flood.hog.native.sigps.range]}," \
+      "sembox ${R[flood.hog.sembox.sigps.range]}. Receive window under the flood (a call restarted under SA_RESTART keeps" \
+      "its first stamp), idle: p50 ${R[flood.idle.sembox.p50.range]} µs, p99 ${R[flood.idle.sembox.p99.range]} µs;" \
+      "with 2 busy loops: p50 ${R[flood.hog.sembox.p50.range]} µs, p99 ${R[flood.hog.sembox.p99.range]} µs."
+    echo
+  fi
   echo "![sembox cost relative to native](results.png)"
 } >"$out/RESULTS.md"
 cat "$out/RESULTS.md"
 
 # ---- the chart -----------------------------------------------------------
-if command -v gnuplot >/dev/null; then
+if [ $writeout = 0 ]; then
+  echo "bench: partial run: RESULTS.md and the chart not written (set BENCH_OUT=DIR to write them)" >&2
+elif command -v gnuplot >/dev/null; then
   # slowdown (>1 = sembox worse) and colour: 1 met, 2 missed, 3 no goal.
   # The goal of uncontended semop is against the floor: that bar follows.
   awk -F'\t' -v s="${R[semop.sembox]}" -v f="${R[semop.floor]}" '{
