@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"os/user"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -13,16 +14,50 @@ import (
 	"github.com/sembox/sembox/internal/control"
 )
 
-// adminTarget is the sandbox selection shared by ipcs and ipcrm.
+// adminTarget is the namespace selection shared by ipcs and ipcrm.
 type adminTarget struct {
-	sandbox int // 0: every sandbox (ipcs) or the only one (ipcrm)
+	sandbox int    // an anonymous sandbox's sembox pid
+	ns      string // a shared namespace (name or path), or a pid
+	// neither: every sandbox and shared namespace (ipcs) or the only one
+	// (ipcrm)
 }
 
-func (t *adminTarget) pids() ([]int, error) {
-	if t.sandbox != 0 {
-		return []int{t.sandbox}, nil
+// sockets returns the control sockets of the selected namespaces.
+func (t *adminTarget) sockets() ([]string, error) {
+	switch {
+	case t.ns != "":
+		tg, err := control.ParseTarget(t.ns)
+		if err != nil {
+			return nil, err
+		}
+		return []string{tg.Socket}, nil
+	case t.sandbox != 0:
+		return []string{filepath.Join(control.Dir(), strconv.Itoa(t.sandbox)+".sock")}, nil
 	}
-	return control.Sandboxes()
+	pids, err := control.Sandboxes()
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, pid := range pids {
+		out = append(out, filepath.Join(control.Dir(), strconv.Itoa(pid)+".sock"))
+	}
+	nss, err := control.Namespaces()
+	if err != nil {
+		return nil, err
+	}
+	for _, n := range nss {
+		out = append(out, n.Socket)
+	}
+	return out, nil
+}
+
+// describe names the namespace a response comes from.
+func describe(r *control.Response) string {
+	if r.Sandbox.Name != "" {
+		return fmt.Sprintf("namespace %s (server %d)", r.Sandbox.Name, r.Sandbox.PID)
+	}
+	return fmt.Sprintf("sandbox %d: %s", r.Sandbox.PID, strings.Join(r.Sandbox.Command, " "))
 }
 
 // ipcs implements `sembox ipcs`, following util-linux's `ipcs -s`.
@@ -46,6 +81,13 @@ func ipcs(args []string, out io.Writer) int {
 			format = "u"
 		case "--json":
 			asJSON = true
+		case "--ns":
+			if i+1 >= len(args) {
+				fmt.Fprintf(os.Stderr, "sembox ipcs: %s needs a value\n", a)
+				return 2
+			}
+			t.ns = args[i+1]
+			i++
 		case "-i", "--id", "--sandbox":
 			if i+1 >= len(args) {
 				fmt.Fprintf(os.Stderr, "sembox ipcs: %s needs a value\n", a)
@@ -74,7 +116,7 @@ func ipcs(args []string, out io.Writer) int {
 			return 2
 		}
 	}
-	pids, err := t.pids()
+	socks, err := t.sockets()
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "sembox ipcs: %v\n", err)
 		return 1
@@ -83,15 +125,15 @@ func ipcs(args []string, out io.Writer) int {
 	if mode == "info" {
 		req = control.Request{Op: "info", ID: id}
 	}
-	var all []*control.Response
+	all := []*control.Response{} // [] rather than null in --json
 	status := 0
-	for _, pid := range pids {
-		r, err := control.Ask(pid, req)
+	for _, sock := range socks {
+		r, err := control.AskPath(sock, req)
 		if err != nil {
-			if mode == "info" && len(pids) > 1 {
+			if mode == "info" && len(socks) > 1 {
 				continue // the id lives in another sandbox
 			}
-			fmt.Fprintf(os.Stderr, "sembox ipcs: %v\n", err)
+			fmt.Fprintf(os.Stderr, "sembox ipcs: %s: %v\n", sock, err)
 			status = 1
 			continue
 		}
@@ -108,7 +150,7 @@ func ipcs(args []string, out io.Writer) int {
 		return status
 	}
 	for _, r := range all {
-		fmt.Fprintf(out, "\n=== sandbox %d: %s\n", r.Sandbox.PID, strings.Join(r.Sandbox.Command, " "))
+		fmt.Fprintf(out, "\n=== %s\n", describe(r))
 		switch mode {
 		case "limits":
 			printLimits(out, r)
@@ -121,9 +163,10 @@ func ipcs(args []string, out io.Writer) int {
 	return status
 }
 
-const ipcsUsage = `Usage: sembox ipcs [--sandbox PID] [-s] [-c|-p|-t|-u] [-i ID] [-l] [--json]
-Show the semaphore sets of your running sandboxes (all of them, or the
-one whose sembox process is PID), in util-linux ipcs's formats.
+const ipcsUsage = `Usage: sembox ipcs [--sandbox PID | --ns NAME|PATH] [-s] [-c|-p|-t|-u] [-i ID] [-l] [--json]
+Show the semaphore sets of your running sandboxes and shared namespaces
+(all of them, or the sandbox whose sembox process is PID, or the shared
+namespace NAME), in util-linux ipcs's formats.
 `
 
 func name(uid uint32, group bool) string {
@@ -212,7 +255,7 @@ func ipcrm(args []string) int {
 	for i := 0; i < len(args); i++ {
 		a := args[i]
 		val := ""
-		if a == "-s" || a == "--semaphore-id" || a == "-S" || a == "--semaphore-key" || a == "--sandbox" {
+		if a == "-s" || a == "--semaphore-id" || a == "-S" || a == "--semaphore-key" || a == "--sandbox" || a == "--ns" {
 			if i+1 >= len(args) {
 				fmt.Fprintf(os.Stderr, "sembox ipcrm: %s needs a value\n", a)
 				return 2
@@ -221,6 +264,8 @@ func ipcrm(args []string) int {
 			i++
 		}
 		switch a {
+		case "--ns":
+			t.ns = val
 		case "--sandbox":
 			n, err := strconv.Atoi(val)
 			if err != nil {
@@ -245,22 +290,22 @@ func ipcrm(args []string) int {
 		case "-a", "--all", "--all=sem":
 			reqs = append(reqs, control.Request{Op: "remove-all"})
 		default:
-			fmt.Fprintf(os.Stderr, "sembox ipcrm: unknown option %q\nUsage: sembox ipcrm [--sandbox PID] [-s ID] [-S KEY] [--all=sem]\n", a)
+			fmt.Fprintf(os.Stderr, "sembox ipcrm: unknown option %q\nUsage: sembox ipcrm [--sandbox PID | --ns NAME|PATH] [-s ID] [-S KEY] [--all=sem]\n", a)
 			return 2
 		}
 	}
-	pids, err := t.pids()
+	socks, err := t.sockets()
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "sembox ipcrm: %v\n", err)
 		return 1
 	}
-	if len(pids) != 1 {
-		fmt.Fprintf(os.Stderr, "sembox ipcrm: %d sandboxes are running; choose one with --sandbox PID\n", len(pids))
+	if len(socks) != 1 {
+		fmt.Fprintf(os.Stderr, "sembox ipcrm: %d sandboxes or shared namespaces are running; choose one with --sandbox PID or --ns NAME\n", len(socks))
 		return 1
 	}
 	status := 0
 	for _, req := range reqs {
-		if _, err := control.Ask(pids[0], req); err != nil {
+		if _, err := control.AskPath(socks[0], req); err != nil {
 			what := fmt.Sprintf("id %d", req.ID)
 			if req.Op == "remove-key" {
 				what = fmt.Sprintf("key %#x", uint32(req.Key))

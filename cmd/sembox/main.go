@@ -68,6 +68,8 @@ func main() {
 		os.Exit(ipcs(os.Args[2:], os.Stdout))
 	case "ipcrm":
 		os.Exit(ipcrm(os.Args[2:]))
+	case "ns":
+		os.Exit(ns(os.Args[2:], os.Stdout))
 	case "help", "-h", "--help":
 		fmt.Print(usage)
 	default:

@@ -3,7 +3,6 @@ package main
 import (
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"os/signal"
 	"strconv"
@@ -13,6 +12,7 @@ import (
 
 	"github.com/sembox/sembox/internal/control"
 	"github.com/sembox/sembox/internal/launch"
+	"github.com/sembox/sembox/internal/server"
 	"github.com/sembox/sembox/internal/supervisor"
 	"github.com/sembox/sembox/sem"
 )
@@ -25,6 +25,9 @@ type runOptions struct {
 	floor     bool // hidden: answer every call with 0 (benchmark floor)
 	window    bool // hidden: measure the receive window (benchmark)
 	traceFile string
+	ns        string      // --ns: join this namespace ("": a new, private one)
+	nsMode    os.FileMode // --ns-mode: who may join a namespace this run creates
+	hasMode   bool
 	argv      []string
 }
 
@@ -52,6 +55,22 @@ func parseRunArgs(args []string) (*runOptions, error) {
 			o.window = true
 		case "trace":
 			o.trace, o.traceFile = true, val
+		case "ns", "ns-mode":
+			if !hasVal {
+				if len(args) == 0 {
+					return nil, fmt.Errorf("--%s needs a value", name)
+				}
+				val, args = args[0], args[1:]
+			}
+			if name == "ns" {
+				o.ns = val
+				break
+			}
+			m, err := parseMode(val)
+			if err != nil {
+				return nil, fmt.Errorf("--ns-mode: %w", err)
+			}
+			o.nsMode, o.hasMode = m, true
 		case "limits":
 			if !hasVal {
 				if len(args) == 0 {
@@ -70,6 +89,12 @@ func parseRunArgs(args []string) (*runOptions, error) {
 	}
 	if len(args) == 0 {
 		return nil, errors.New("no program to run")
+	}
+	if o.hasMode && o.ns == "" {
+		return nil, errors.New("--ns-mode needs --ns")
+	}
+	if o.ns != "" && (o.floor || o.window) {
+		return nil, errors.New("the benchmark flags are for anonymous sandboxes")
 	}
 	o.argv = args
 	return o, nil
@@ -99,14 +124,7 @@ func run(args []string) int {
 		fmt.Fprintf(os.Stderr, "sembox run: %v\n", err)
 		return 2
 	}
-	ns := sem.NewNamespace(supervisor.NewCoarseClock())
-	if o.limits != nil {
-		if e := ns.SetLimits(*o.limits); e != 0 {
-			fmt.Fprintf(os.Stderr, "sembox run: --limits: %v\n", e)
-			return 2
-		}
-	}
-	var trace io.Writer
+	var trace *os.File
 	if o.trace {
 		trace = os.Stderr
 		if o.traceFile != "" {
@@ -119,6 +137,18 @@ func run(args []string) int {
 			trace = f
 		}
 	}
+	if o.ns != "" {
+		return runJoined(o, trace)
+	}
+	clock := supervisor.NewCoarseClock()
+	ns := sem.NewNamespace(clock)
+	if o.limits != nil {
+		if e := ns.SetLimits(*o.limits); e != 0 {
+			fmt.Fprintf(os.Stderr, "sembox run: --limits: %v\n", e)
+			return 2
+		}
+	}
+	srv := server.New(ns, clock)
 
 	// Orphaned descendants are reparented to sembox, so it can reap them
 	// and knows when the sandbox's last process is gone.
@@ -139,11 +169,12 @@ func run(args []string) int {
 		Args:        o.argv,
 		ExtraNotify: supervisor.ExtraNotify(!o.noProc),
 		OnListener: func(fd int) {
-			sup, supErr = supervisor.New(supervisor.Config{Listener: fd, Namespace: ns, Trace: trace, Floor: o.floor,
-				MeasureRecvWindow: o.window})
-			if supErr == nil {
-				sup.Serve(0)
+			jc := server.JoinConfig{Member: server.Member{PID: os.Getpid(), UID: uint32(os.Geteuid()), Command: o.argv},
+				Floor: o.floor, MeasureRecvWindow: o.window}
+			if trace != nil {
+				jc.Trace = trace
 			}
+			sup, _, supErr = srv.Join(fd, jc)
 		},
 	})
 	if err != nil {
@@ -168,9 +199,10 @@ func run(args []string) int {
 		defer ln.Close()
 		go control.Serve(ln, &control.Backend{
 			Namespace:   ns,
-			Sandbox:     control.Sandbox{PID: os.Getpid(), Command: o.argv},
-			Adjustments: sup.Adjustments,
-			Settle:      sup.HandleReportedExits,
+			Sandbox:     control.Sandbox{PID: os.Getpid(), Command: o.argv, UID: os.Geteuid(), Mode: 0o600, Created: srv.Created()},
+			Adjustments: srv.Adjustments,
+			Settle:      srv.Settle,
+			Server:      srv, // sembox run --ns PID joins it
 		})
 	}
 	go forwardSignals(sigs, root)
@@ -224,4 +256,66 @@ func reapAll(root int) int {
 			code = 128 + int(ws.Signal())
 		}
 	}
+}
+
+// runJoined runs the program as a member of an existing namespace (a
+// shared one, started if need be, or a running anonymous sandbox), whose
+// server serves its listener. sembox stays the program's parent and
+// subreaper, and passes its exit status and signals as for a sandbox of
+// its own.
+func runJoined(o *runOptions, trace *os.File) int {
+	t, err := control.ParseTarget(o.ns)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "sembox run: --ns: %v\n", err)
+		return 2
+	}
+	// Before becoming a subreaper: the server must not be our child.
+	mode := os.FileMode(0o600)
+	if o.hasMode {
+		mode = o.nsMode
+	}
+	if err := ensureServer(t, o.limits, mode); err != nil {
+		fmt.Fprintf(os.Stderr, "sembox run: --ns %s: %v\n", o.ns, err)
+		return 1
+	}
+	if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
+		fmt.Fprintf(os.Stderr, "sembox run: PR_SET_CHILD_SUBREAPER: %v\n", err)
+		return 1
+	}
+	sigs := make(chan os.Signal, 16)
+	signal.Notify(sigs, unix.SIGINT, unix.SIGTERM, unix.SIGHUP, unix.SIGQUIT)
+	var joinErr error
+	sb, err := launch.Start(launch.Config{
+		Path:        o.argv[0],
+		Args:        o.argv,
+		ExtraNotify: supervisor.ExtraNotify(!o.noProc),
+		OnListener: func(fd int) {
+			tfd := -1
+			if trace != nil {
+				tfd = int(trace.Fd())
+			}
+			_, joinErr = control.Join(t.Socket, fd, tfd, control.Request{Command: o.argv, Limits: o.limits})
+			// The server has its own copy. Without one, the program's
+			// trapped calls fail with ENOSYS and the helper says so.
+			unix.Close(fd)
+		},
+	})
+	if joinErr != nil {
+		if sb != nil {
+			sb.Process.Kill()
+		}
+		fmt.Fprintf(os.Stderr, "sembox run: --ns %s: %v\n", o.ns, joinErr)
+		return 1
+	}
+	if err != nil {
+		var se *launch.StartError
+		if errors.As(err, &se) {
+			return se.Status
+		}
+		fmt.Fprintf(os.Stderr, "sembox run: %v\n", err)
+		return 1
+	}
+	root := sb.Process.Pid
+	go forwardSignals(sigs, root)
+	return reapAll(root)
 }

@@ -30,6 +30,12 @@ func TestParseRunArgs(t *testing.T) {
 		{"limits", []string{"--limits", "1 2 3 4", "p"},
 			runOptions{limits: &sem.Limits{SEMMSL: 1, SEMMNS: 2, SEMOPM: 3, SEMMNI: 4}, argv: []string{"p"}}, false},
 		{"limits wrong count", []string{"--limits=1 2 3", "p"}, runOptions{}, true},
+		{"ns", []string{"--ns", "db", "p"}, runOptions{ns: "db", argv: []string{"p"}}, false},
+		{"ns and mode", []string{"--ns=/tmp/x.sock", "--ns-mode", "0666", "p"},
+			runOptions{ns: "/tmp/x.sock", nsMode: 0o666, hasMode: true, argv: []string{"p"}}, false},
+		{"mode without ns", []string{"--ns-mode", "0666", "p"}, runOptions{}, true},
+		{"bad mode", []string{"--ns", "x", "--ns-mode", "0999", "p"}, runOptions{}, true},
+		{"ns with floor", []string{"--ns", "x", "--bench-floor", "p"}, runOptions{}, true},
 		{"no program", []string{"--trace"}, runOptions{}, true},
 		{"unknown flag", []string{"--frobnicate", "p"}, runOptions{}, true},
 	} {

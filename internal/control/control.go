@@ -6,7 +6,7 @@
 package control
 
 import (
-	"bufio"
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -16,18 +16,35 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"golang.org/x/sys/unix"
 
+	"github.com/sembox/sembox/internal/server"
 	"github.com/sembox/sembox/sem"
 )
 
-// Request is one request on the socket (one JSON line).
+// Request is one request on the socket (one JSON line of at most
+// MaxRequest bytes). A "join" request carries descriptors (SCM_RIGHTS):
+// the member's seccomp listener, and with Trace the file its trace goes
+// to.
 type Request struct {
-	Op  string `json:"op"` // "list", "info", "remove", "remove-key", "remove-all"
+	// Op is "list", "info", "remove", "remove-key", "remove-all",
+	// "members", "join" or "shutdown".
+	Op  string `json:"op"`
 	ID  int32  `json:"id,omitempty"`
 	Key int32  `json:"key,omitempty"`
+
+	// For "join": the member's command, the limits it asks for (the
+	// namespace's must be the same), and whether a trace descriptor
+	// follows the listener.
+	Command []string    `json:"command,omitempty"`
+	Limits  *sem.Limits `json:"limits,omitempty"`
+	Trace   bool        `json:"trace,omitempty"`
 }
+
+// MaxRequest bounds the length of a request line.
+const MaxRequest = 64 << 10
 
 // Response answers a Request (one JSON line).
 type Response struct {
@@ -36,12 +53,23 @@ type Response struct {
 	Limits  sem.Limits `json:"limits"`
 	Sets    []Set      `json:"semaphores"`
 	Removed int        `json:"removed,omitempty"`
+	// Members are the sandboxes using the namespace ("members", "join":
+	// the new one only).
+	Members []server.Member `json:"members,omitempty"`
 }
 
-// Sandbox identifies a running sandbox.
+// Sandbox identifies the namespace's server: for an anonymous sandbox
+// the sembox process that runs it, for a shared namespace its server.
 type Sandbox struct {
 	PID     int      `json:"pid"` // the sembox process
 	Command []string `json:"command"`
+	// Name and Socket, for a shared namespace: its name (or path) and
+	// the path of its socket.
+	Name    string    `json:"name,omitempty"`
+	Socket  string    `json:"socket,omitempty"`
+	UID     int       `json:"uid"`            // the server's owner
+	Mode    uint32    `json:"mode,omitempty"` // the socket's mode: who may join
+	Created time.Time `json:"created"`
 }
 
 // Set describes one semaphore set.
@@ -86,6 +114,11 @@ type Backend struct {
 	// what the sandbox has already done shows (the undo of a process
 	// that has exited, say).
 	Settle func()
+	// Server, if set, serves "members" and "join".
+	Server *server.Server
+	// Shutdown, if set, serves "shutdown": it stops the server unless
+	// members use it, and reports why not.
+	Shutdown func() error
 }
 
 // Dir returns the directory of the current user's sandbox sockets.
@@ -134,34 +167,193 @@ func Serve(ln net.Listener, b *Backend) {
 	}
 }
 
+// requestTimeout bounds how long a peer may take to send its request.
+const requestTimeout = 10 * time.Second
+
 func serveConn(c *net.UnixConn, b *Backend) {
 	defer c.Close()
-	if !peerAllowed(c) {
-		json.NewEncoder(c).Encode(Response{Error: "permission denied"})
+	cred := peerCred(c)
+	c.SetReadDeadline(time.Now().Add(requestTimeout))
+	req, fds, err := readRequest(c)
+	defer func() {
+		for _, fd := range fds {
+			if fd >= 0 {
+				unix.Close(fd)
+			}
+		}
+	}()
+	enc := json.NewEncoder(c)
+	if err != nil {
+		enc.Encode(Response{Error: "bad request: " + err.Error()})
 		return
 	}
-	var req Request
-	if err := json.NewDecoder(bufio.NewReader(c)).Decode(&req); err != nil {
+	if cred == nil {
+		enc.Encode(Response{Error: "permission denied: no peer credentials"})
 		return
 	}
-	json.NewEncoder(c).Encode(b.handle(&req))
+	if req.Op == "join" {
+		enc.Encode(b.join(req, fds, cred))
+		return
+	}
+	// Anyone who may open the socket may join; only its owner and root
+	// may look at the namespace from outside or change it.
+	if cred.Uid != 0 && int(cred.Uid) != os.Geteuid() {
+		enc.Encode(Response{Error: "permission denied"})
+		return
+	}
+	enc.Encode(b.handle(req))
 }
 
-func peerAllowed(c *net.UnixConn) bool {
+func peerCred(c *net.UnixConn) *unix.Ucred {
 	raw, err := c.SyscallConn()
 	if err != nil {
-		return false
+		return nil
 	}
 	var cred *unix.Ucred
 	raw.Control(func(fd uintptr) {
 		cred, _ = unix.GetsockoptUcred(int(fd), unix.SOL_SOCKET, unix.SO_PEERCRED)
 	})
-	return cred != nil && (cred.Uid == 0 || int(cred.Uid) == os.Geteuid())
+	return cred
+}
+
+// maxFDs is the most descriptors a request may carry.
+const maxFDs = 2
+
+// readRequest reads one request line and the descriptors sent with it
+// (closed on exec). It refuses a line longer than MaxRequest, bytes
+// after it, and anything but JSON.
+func readRequest(c *net.UnixConn) (*Request, []int, error) {
+	raw, err := c.SyscallConn()
+	if err != nil {
+		return nil, nil, err
+	}
+	var fds []int
+	buf := make([]byte, 0, 512)
+	oob := make([]byte, unix.CmsgSpace(maxFDs*4))
+	for {
+		if len(buf) == cap(buf) {
+			if cap(buf) >= MaxRequest {
+				return nil, fds, errors.New("request too long")
+			}
+			buf = append(buf, make([]byte, cap(buf))...)[:len(buf)]
+		}
+		var n, oobn int
+		var rerr error
+		err := raw.Read(func(fd uintptr) bool {
+			n, oobn, _, _, rerr = unix.Recvmsg(int(fd), buf[len(buf):cap(buf)], oob, unix.MSG_CMSG_CLOEXEC)
+			return rerr != unix.EAGAIN
+		})
+		if err == nil {
+			err = rerr
+		}
+		if err != nil {
+			return nil, fds, err
+		}
+		if oobn > 0 {
+			msgs, perr := unix.ParseSocketControlMessage(oob[:oobn])
+			if perr != nil {
+				return nil, fds, perr
+			}
+			for _, m := range msgs {
+				got, perr := unix.ParseUnixRights(&m)
+				if perr != nil {
+					continue
+				}
+				fds = append(fds, got...)
+			}
+			if len(fds) > maxFDs {
+				return nil, fds, errors.New("too many descriptors")
+			}
+		}
+		if n == 0 {
+			return nil, fds, errors.New("no request")
+		}
+		buf = buf[:len(buf)+n]
+		if i := bytes.IndexByte(buf, '\n'); i >= 0 {
+			if i != len(buf)-1 {
+				return nil, fds, errors.New("bytes after the request")
+			}
+			var req Request
+			dec := json.NewDecoder(bytes.NewReader(buf[:i]))
+			dec.DisallowUnknownFields()
+			if err := dec.Decode(&req); err != nil {
+				return nil, fds, err
+			}
+			if dec.More() {
+				return nil, fds, errors.New("bytes after the request")
+			}
+			return &req, fds, nil
+		}
+	}
+}
+
+// join serves a "join" request: fds[0] is the member's listener, fds[1]
+// its trace file if req.Trace. The descriptors it keeps are set to -1 in
+// fds.
+func (b *Backend) join(req *Request, fds []int, cred *unix.Ucred) Response {
+	resp := Response{Sandbox: b.Sandbox}
+	if b.Server == nil {
+		resp.Error = "this namespace cannot be joined"
+		return resp
+	}
+	ns := b.Server.Namespace()
+	resp.Limits = ns.Limits()
+	want := 1
+	if req.Trace {
+		want = 2
+	}
+	if len(fds) != want {
+		resp.Error = fmt.Sprintf("join: %d descriptors sent, want %d", len(fds), want)
+		return resp
+	}
+	if err := server.CheckListener(fds[0]); err != nil {
+		resp.Error = "join: " + err.Error()
+		return resp
+	}
+	if req.Limits != nil && *req.Limits != ns.Limits() {
+		l := ns.Limits()
+		resp.Error = fmt.Sprintf("join: the namespace's limits are \"%d %d %d %d\", not the \"%d %d %d %d\" asked for",
+			l.SEMMSL, l.SEMMNS, l.SEMOPM, l.SEMMNI, req.Limits.SEMMSL, req.Limits.SEMMNS, req.Limits.SEMOPM, req.Limits.SEMMNI)
+		return resp
+	}
+	if len(req.Command) > 4096 {
+		req.Command = req.Command[:4096]
+	}
+	jc := server.JoinConfig{Member: server.Member{PID: int(cred.Pid), UID: cred.Uid, Command: req.Command}}
+	if req.Trace {
+		f := os.NewFile(uintptr(fds[1]), "trace")
+		fds[1] = -1
+		jc.Trace, jc.Closer = f, f
+	}
+	listener := fds[0]
+	fds[0] = -1
+	_, m, err := b.Server.Join(listener, jc)
+	if err != nil {
+		resp.Error = "join: " + err.Error()
+		return resp
+	}
+	resp.Members = []server.Member{m}
+	return resp
 }
 
 // admin is the identity of the control channel: the sandbox's owner with
 // the rights to remove any set.
 var admin = &sem.Task{PID: 0, Cred: &sem.Cred{CapIPCOwner: true, CapSysAdmin: true}}
+
+// setsOf lists the sets of ns, without their semaphores.
+func setsOf(ns *sem.Namespace) []Set {
+	var out []Set
+	for _, si := range ns.Snapshot(true) {
+		s := Set{Key: si.DS.Perm.Key, ID: si.ID, UID: si.DS.Perm.UID, GID: si.DS.Perm.GID,
+			CUID: si.DS.Perm.CUID, CGID: si.DS.Perm.CGID, Mode: si.DS.Perm.Mode,
+			Nsems: si.DS.Nsems, Otime: si.DS.Otime, Ctime: si.DS.Ctime}
+		for i := range si.Vals {
+			s.Sems = append(s.Sems, Semaphore{Num: i, Value: si.Vals[i], Ncount: si.Ncnt[i], Zcount: si.Zcnt[i], PID: si.Pids[i]})
+		}
+		out = append(out, s)
+	}
+	return out
+}
 
 func (b *Backend) handle(req *Request) Response {
 	if b.Settle != nil {
@@ -170,6 +362,17 @@ func (b *Backend) handle(req *Request) Response {
 	ns := b.Namespace
 	resp := Response{Sandbox: b.Sandbox, Limits: ns.Limits()}
 	switch req.Op {
+	case "members":
+		if b.Server != nil {
+			resp.Members = b.Server.Members()
+		}
+		resp.Sets = setsOf(ns)
+	case "shutdown":
+		if b.Shutdown == nil {
+			resp.Error = "this namespace ends with its sandbox"
+		} else if err := b.Shutdown(); err != nil {
+			resp.Error = err.Error()
+		}
 	case "list", "info":
 		for _, si := range ns.Snapshot(req.Op == "info") {
 			if req.Op == "info" && si.ID != req.ID {
@@ -257,20 +460,9 @@ func Sandboxes() ([]int, error) {
 
 // Ask sends one request to the sandbox run by sembox process pid.
 func Ask(pid int, req Request) (*Response, error) {
-	c, err := net.Dial("unix", filepath.Join(Dir(), strconv.Itoa(pid)+".sock"))
-	if err != nil {
+	resp, err := AskPath(filepath.Join(Dir(), strconv.Itoa(pid)+".sock"), req)
+	if err != nil && resp == nil {
 		return nil, fmt.Errorf("sandbox %d: %w", pid, err)
 	}
-	defer c.Close()
-	if err := json.NewEncoder(c).Encode(req); err != nil {
-		return nil, err
-	}
-	var resp Response
-	if err := json.NewDecoder(c).Decode(&resp); err != nil {
-		return nil, fmt.Errorf("sandbox %d: %w", pid, err)
-	}
-	if resp.Error != "" {
-		return &resp, errors.New(resp.Error)
-	}
-	return &resp, nil
+	return resp, err
 }

@@ -215,6 +215,9 @@ func (s *Supervisor) watchParked() {
 					<-timer.C
 				}
 				continue
+			case <-s.stop:
+				timer.Stop()
+				return
 			}
 		}
 		t := now()

@@ -80,6 +80,19 @@ type Supervisor struct {
 	turn     chan struct{}
 	standby  atomic.Int32
 	nworkers atomic.Int32
+	closing  atomic.Bool // the sandbox is gone: workers are returning
+
+	// Teardown (see stop.go): stop ends the watchers, evfd wakes the exit
+	// watcher, exitsDone is closed when it has returned, done once
+	// everything is released. fdsMu is held for reading while epfd is
+	// used outside the watcher and the workers, and for writing while the
+	// descriptors are closed.
+	stop      chan struct{}
+	evfd      int
+	exitsDone chan struct{}
+	done      chan struct{}
+	fdsMu     sync.RWMutex
+	fdsClosed bool // protected by fdsMu
 
 	// lastID is the id of the notification received last, protected by
 	// the receive turn. The kernel numbers notifications consecutively,
@@ -193,9 +206,15 @@ func New(c Config) (*Supervisor, error) {
 	if err != nil {
 		return nil, fmt.Errorf("epoll_create1: %w", err)
 	}
+	evfd, err := unix.Eventfd(0, unix.EFD_CLOEXEC|unix.EFD_NONBLOCK)
+	if err != nil {
+		unix.Close(epfd)
+		return nil, fmt.Errorf("eventfd: %w", err)
+	}
 	s := &Supervisor{fd: c.Listener, ns: c.Namespace, epfd: epfd, kick: make(chan struct{}, 1), floor: c.Floor, clock: c.Clock,
-		turn: make(chan struct{}, 1)}
+		turn: make(chan struct{}, 1), evfd: evfd, stop: make(chan struct{}), exitsDone: make(chan struct{}), done: make(chan struct{})}
 	s.turn <- struct{}{}
+	s.watchFD(evfd, 0, eventStop)
 	if c.MeasureRecvWindow {
 		s.window = &recvWindow{}
 	}
@@ -216,8 +235,7 @@ func New(c Config) (*Supervisor, error) {
 }
 
 // Serve starts the receiving workers and the watchers and returns. They
-// run until the process exits: a worker blocked in the listener's receive
-// cannot be woken once the sandbox is gone.
+// run until every task of the sandbox has gone (see Done).
 func (s *Supervisor) Serve(workers int) {
 	if workers <= 0 {
 		workers = runtime.GOMAXPROCS(0) + 1
@@ -292,12 +310,16 @@ func (s *Supervisor) worker() {
 					// Either the caller went away before we received its
 					// call, or no task uses the filter any more.
 					if ev, perr := seccomp.Poll(s.fd, 0); perr == nil && ev&unix.POLLHUP != 0 {
+						s.closing.Store(true)
 						w.yieldTurn() // the next worker finds out too
+						s.workerExited()
 						return
 					}
 					continue
 				}
+				s.closing.Store(true)
 				w.yieldTurn()
+				s.workerExited()
 				return
 			}
 			w.ticket, w.ticketState = w.received(&w.n)
@@ -394,7 +416,7 @@ func (w *worker) yieldTurn() {
 	s := w.s
 	w.hasTurn = false
 	s.turn <- struct{}{}
-	if s.standby.Load() == 0 && s.nworkers.Load() < maxWorkers {
+	if s.standby.Load() == 0 && s.nworkers.Load() < maxWorkers && !s.closing.Load() {
 		s.nworkers.Add(1)
 		go s.worker()
 	}
@@ -720,6 +742,7 @@ func (s *Supervisor) groupExited(p *process) {
 const (
 	eventThread  = 0
 	eventProcess = 1
+	eventStop    = 2 // the eventfd of teardown
 )
 
 func (s *Supervisor) watchFD(fd int, id int32, kind int32) {
@@ -729,6 +752,7 @@ func (s *Supervisor) watchFD(fd int, id int32, kind int32) {
 
 // watchExits handles pidfd events as they come (see handleExits).
 func (s *Supervisor) watchExits() {
+	defer close(s.exitsDone)
 	events := make([]unix.EpollEvent, 64)
 	for {
 		n, err := unix.EpollWait(s.epfd, events, -1)
@@ -738,7 +762,9 @@ func (s *Supervisor) watchExits() {
 			}
 			return
 		}
-		s.handleExits(events[:n])
+		if s.handleExits(events[:n]) {
+			return
+		}
 	}
 }
 
@@ -763,7 +789,11 @@ func (w *worker) reapExits() {
 // (see reapExits), for a reader outside the sandbox such as the control
 // socket's, so that it sees a dead process's undo applied.
 func (s *Supervisor) HandleReportedExits() {
-	s.drainExits(make([]unix.EpollEvent, 16), nil)
+	s.fdsMu.RLock()
+	defer s.fdsMu.RUnlock()
+	if !s.fdsClosed {
+		s.drainExits(make([]unix.EpollEvent, 16), nil)
+	}
 }
 
 // drainExits handles the pidfd events that are ready, without waiting,
@@ -792,10 +822,13 @@ func (s *Supervisor) drainExits(events []unix.EpollEvent, w *worker) {
 // thread group's exit applies its undo list. The watcher and the workers
 // may handle one event concurrently (a pidfd stays readable): each
 // returns only once the event has been handled, and one of them forgets
-// the thread or group and closes its pidfd.
-func (s *Supervisor) handleExits(events []unix.EpollEvent) {
+// the thread or group and closes its pidfd. It reports whether the
+// supervisor is being torn down (the watcher then returns).
+func (s *Supervisor) handleExits(events []unix.EpollEvent) (stop bool) {
 	for _, ev := range events {
 		switch ev.Pad {
+		case eventStop:
+			stop = true
 		case eventThread:
 			v, ok := s.threads.Load(ev.Fd)
 			if !ok {
@@ -832,6 +865,7 @@ func (s *Supervisor) handleExits(events []unix.EpollEvent) {
 			unix.Close(p.pidfd)
 		}
 	}
+	return stop
 }
 
 func closeFD(fd int) {
