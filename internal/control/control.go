@@ -195,6 +195,10 @@ func serveConn(c *net.UnixConn, b *Backend) {
 		enc.Encode(b.join(req, fds, cred))
 		return
 	}
+	if len(fds) > 0 {
+		enc.Encode(Response{Error: "bad request: descriptors sent with a request that takes none"})
+		return
+	}
 	// Anyone who may open the socket may join; only its owner and root
 	// may look at the namespace from outside or change it.
 	if cred.Uid != 0 && int(cred.Uid) != os.Geteuid() {
@@ -237,10 +241,10 @@ func readRequest(c *net.UnixConn) (*Request, []int, error) {
 			}
 			buf = append(buf, make([]byte, cap(buf))...)[:len(buf)]
 		}
-		var n, oobn int
+		var n, oobn, flags int
 		var rerr error
 		err := raw.Read(func(fd uintptr) bool {
-			n, oobn, _, _, rerr = unix.Recvmsg(int(fd), buf[len(buf):cap(buf)], oob, unix.MSG_CMSG_CLOEXEC)
+			n, oobn, flags, _, rerr = unix.Recvmsg(int(fd), buf[len(buf):cap(buf)], oob, unix.MSG_CMSG_CLOEXEC)
 			return rerr != unix.EAGAIN
 		})
 		if err == nil {
@@ -261,30 +265,43 @@ func readRequest(c *net.UnixConn) (*Request, []int, error) {
 				}
 				fds = append(fds, got...)
 			}
-			if len(fds) > maxFDs {
-				return nil, fds, errors.New("too many descriptors")
-			}
+		}
+		if len(fds) > maxFDs || flags&unix.MSG_CTRUNC != 0 {
+			return nil, fds, errors.New("too many descriptors")
 		}
 		if n == 0 {
 			return nil, fds, errors.New("no request")
 		}
 		buf = buf[:len(buf)+n]
+		if len(buf) > MaxRequest {
+			return nil, fds, errors.New("request too long")
+		}
 		if i := bytes.IndexByte(buf, '\n'); i >= 0 {
 			if i != len(buf)-1 {
 				return nil, fds, errors.New("bytes after the request")
 			}
-			var req Request
-			dec := json.NewDecoder(bytes.NewReader(buf[:i]))
-			dec.DisallowUnknownFields()
-			if err := dec.Decode(&req); err != nil {
-				return nil, fds, err
-			}
-			if dec.More() {
-				return nil, fds, errors.New("bytes after the request")
-			}
-			return &req, fds, nil
+			req, err := DecodeRequest(buf[:i])
+			return req, fds, err
 		}
 	}
+}
+
+// DecodeRequest parses a request line (without its newline): one JSON
+// object with known fields only.
+func DecodeRequest(line []byte) (*Request, error) {
+	var req Request
+	dec := json.NewDecoder(bytes.NewReader(line))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&req); err != nil {
+		return nil, err
+	}
+	if dec.More() {
+		return nil, errors.New("bytes after the request")
+	}
+	if len(req.Op) > 32 {
+		return nil, errors.New("unknown request")
+	}
+	return &req, nil
 }
 
 // join serves a "join" request: fds[0] is the member's listener, fds[1]
