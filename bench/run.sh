@@ -12,7 +12,7 @@
 # noted; see bench/README.md for what each figure is and the goals.
 #
 # With PARTs (semop par open semget pingpong mutex stress apache sets wake
-# mem recvwin sigflood), only those figures are measured and their rows
+# mem recvwin sigflood nsjoin), only those figures are measured and their rows
 # printed; RESULTS.md and the chart are then written only if BENCH_OUT is
 # set (a partial table never replaces bench/RESULTS.md).
 #
@@ -21,7 +21,7 @@
 # building one.
 set -uo pipefail
 cd "$(dirname "$0")/.."
-allparts=(semop par open semget pingpong mutex stress apache sets wake mem recvwin sigflood)
+allparts=(semop par open semget pingpong mutex stress apache sets wake mem recvwin sigflood nsjoin)
 parts=("$@")
 for a in "${parts[@]}"; do
   [[ " ${allparts[*]} " == *" $a "* ]] || { echo "bench: unknown part $a (parts: ${allparts[*]})" >&2; exit 2; }
@@ -123,6 +123,31 @@ say() { printf '  %-52s %s   [%d s]\n' "$1" "$2" $(($(date +%s) - started)) >&2;
 
 # pinned|unpinned -> the command prefix
 pinfor() { if [ "$1" = pinned ]; then echo "${PIN[*]}"; fi; }
+
+if want nsjoin; then
+  # A shared namespace's server on a socket of our own; every member joins it.
+  NSSOCK="$tmp/bench-ns.sock"
+  JOIN=("$tmp/sembox" run --ns "$NSSOCK" --)
+  echo "bench: uncontended semop, joined to a shared namespace vs anonymous (best of 7 x 50000 calls, interleaved)" >&2
+  measure 7 min nsjoin.anon 'unshare --ipc "${SB[@]}" "$tmp/semloop" 50000' \
+    nsjoin.joined 'unshare --ipc "${JOIN[@]}" "$tmp/semloop" 50000'
+  say "anonymous / joined ns" "${R[nsjoin.anon]} / ${R[nsjoin.joined]}"
+  # Server memory per member: 50 members parked in sleep(1).
+  spid=$(pgrep -f "ns serve --socket $NSSOCK" | head -1)
+  if [ -n "$spid" ]; then
+    rss0=$(awk '/VmRSS/ { print $2 }' /proc/$spid/status)
+    for i in $(seq 50); do "${JOIN[@]}" sleep 3 & done
+    sleep 1.5
+    rss1=$(awk '/VmRSS/ { print $2 }' /proc/$spid/status)
+    members=$("$tmp/sembox" ns ls --json 2>/dev/null | grep -c '"pid"' || true)
+    wait
+    R[nsjoin.kb]=$(awk -v a="$rss0" -v b="$rss1" 'BEGIN { printf "%.0f", (b - a) / 50 }')
+    say "server RSS per member (50 sleeping members)" "${R[nsjoin.kb]} KiB"
+  else
+    R[nsjoin.kb]=nan
+  fi
+  "$tmp/sembox" ns rm "$NSSOCK" 2>/dev/null
+fi
 
 if want semop; then
   echo "bench: uncontended semop (best of 7 x 50000 calls, interleaved)" >&2
@@ -529,6 +554,13 @@ if want sigflood; then
     row "semop V (never blocks) failing with EINTR: 6 procs pass 3 tokens under ~100,000 signals/s, $(loadtext $load)" "% of V calls" \
       "${R[flood.$load.native.pct]}" "$x" time "≤ 1 % of V calls" "$(verdict 'x <= 1' "$x")" "V EINTR flood $load"
   done
+fi
+if want nsjoin; then
+  jr=$(rawratio "${R[nsjoin.joined]}" "${R[nsjoin.anon]}")
+  row "uncontended semop, anonymous sandbox (same run as the next row)" "ns/op" nan "${R[nsjoin.anon]}" time "-" "-" "semop anonymous"
+  row "uncontended semop, member of a shared namespace (--ns)" "ns/op" nan "${R[nsjoin.joined]}" time \
+    "joined ≤ 1.2 × anonymous: **$(fmt "$jr") ×**" "$(verdict 'x <= 1.2' "$jr")" "semop joined"
+  row "shared namespace server: memory per member (50 sleeping members)" "KiB" nan "${R[nsjoin.kb]}" time "-" "-" "server KiB/member"
 fi
 
 # a partial run (PARTs without BENCH_OUT) only prints its table

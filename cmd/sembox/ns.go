@@ -222,8 +222,9 @@ func parseMode(s string) (os.FileMode, error) {
 const daemonEnv = "SEMBOX_NS_DAEMON"
 
 // nsServe runs a shared namespace's server. Without --foreground it
-// starts a detached copy of itself (new session, no terminal, cwd /) and
-// returns at once; the copy reports on --ready-fd.
+// starts a detached copy of itself (own process group, standard streams
+// on /dev/null, cwd /, SIGHUP ignored) and returns at once; the copy
+// reports on --ready-fd.
 func nsServe(args []string) int {
 	o, err := parseServeArgs(args)
 	if err != nil {
@@ -233,10 +234,18 @@ func nsServe(args []string) int {
 	if !o.foreground && os.Getenv(daemonEnv) == "" {
 		self, err := os.Executable()
 		if err == nil {
+			// Nothing the starter inherited (a CI runner's pipe, say)
+			// may stay open in a server that outlives it.
+			unix.CloseRange(3, ^uint(0), unix.CLOSE_RANGE_CLOEXEC)
 			cmd := exec.Command(self, append([]string{"ns", "serve"}, args...)...)
 			cmd.Env = append(os.Environ(), daemonEnv+"=1")
 			cmd.Dir = "/"
-			cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+			// A process group of its own (job control and the
+			// terminal's signals leave it alone), but the session of
+			// the first member: with the scheduler's autogroups (one
+			// task group per session) a supervisor in another session
+			// than its callers costs each trapped call ~40% more here.
+			cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 			if o.readyFD >= 0 {
 				// The ready descriptor keeps its number in the copy.
 				files := make([]*os.File, o.readyFD-2)
@@ -281,9 +290,9 @@ func nsServe(args []string) int {
 	var once sync.Once
 	stopNow := func() { once.Do(func() { close(stop) }) }
 	sigs := make(chan os.Signal, 1)
-	signal.Notify(sigs, unix.SIGTERM, unix.SIGINT, unix.SIGHUP)
+	signal.Notify(sigs, unix.SIGTERM, unix.SIGINT)
 	go func() { <-sigs; stopNow() }()
-	signal.Ignore(unix.SIGPIPE)
+	signal.Ignore(unix.SIGPIPE, unix.SIGHUP) // outlives the terminal
 
 	backend := &control.Backend{
 		Namespace:   nsp,

@@ -327,6 +327,10 @@ func (b *Backend) join(req *Request, fds []int, cred *unix.Ucred) Response {
 		resp.Error = "join: " + err.Error()
 		return resp
 	}
+	if err := server.CanReadMembers(); err != nil {
+		resp.Error = "join: " + err.Error()
+		return resp
+	}
 	if req.Limits != nil && *req.Limits != ns.Limits() {
 		l := ns.Limits()
 		resp.Error = fmt.Sprintf("join: the namespace's limits are \"%d %d %d %d\", not the \"%d %d %d %d\" asked for",
