@@ -22,11 +22,12 @@ const MaxProcs = 6
 // StepKind is the verb of a line of a multi-process script.
 type StepKind int
 
-// The three verbs of a multi-process script.
+// The four verbs of a multi-process script.
 const (
 	StepCall   StepKind = iota // p N CALL: worker N makes a call
 	StepExit                   // exit N: worker N exits
 	StepSignal                 // signal N: worker N gets SIGUSR1
+	StepSync                   // sync count|state: how the conductor confirms a queued semop
 )
 
 // Step is one line of a multi-process script.
@@ -38,6 +39,11 @@ type Step struct {
 	Kind   StepKind
 	Proc   int  // the worker number
 	Call   Call // StepCall: the call; its Line is the whole step's
+	// Now is set for a semop line ending with the word "now": the
+	// conductor goes on as soon as the worker is seen asleep in the call.
+	Now bool
+	// State is set for "sync state" (StepSync).
+	State bool
 }
 
 // MultiScript is a parsed multi-process script: calls made by up to
@@ -51,6 +57,12 @@ type Step struct {
 //	              a later "p N" starts a new process
 //	signal N      worker N gets SIGUSR1, whose handler is installed
 //	              without SA_RESTART: a blocked semop fails with EINTR
+//	sync count    (the default) and
+//	sync state    how the conductor tells, from the next line on, that
+//	              a semop is queued (below); no output
+//
+// A semop line may end with the word "now" (part of its echo, not of the
+// call): "p 1 semop $0 0:-1:0 now".
 //
 // $N counts the semget calls of all workers, in script order. A semop
 // that must wait stays blocked (the worker takes no other line) until a
@@ -58,10 +70,32 @@ type Step struct {
 // with EAGAIN before the next line. Blocked calls ended by a line are
 // reported after it.
 //
+// The conductor (c/multiexec.c) waits until a semop line has had all its
+// effects. Under "sync count" it takes the call as queued when the sum of
+// GETNCNT and GETZCNT over every set rises by one (two counts in a row
+// agreeing). Under "sync state", as test suites do (LTP's
+// TST_PROCESS_STATE_WAIT), it waits until the worker is seen asleep in
+// the call (its /proc/PID/syscall names semtimedop and then its
+// /proc/PID/stat state is S, with still no result) and then counts the
+// waiters exactly once: on Linux a task asleep in semop is queued, so the
+// count has risen by one. If it has not, the line prints "not queued"
+// (below): under sembox a trapped call sleeps in S before sembox has
+// received it, and the count, made of later calls, must still see it
+// queued. A semop ending with "now" is taken as queued as soon as it is
+// seen asleep, without a count, so that the next line acts at once: a
+// removal, a wake-up or a signal that may reach sembox before the call
+// itself. Use "now" only on calls that block: one that does not may
+// still be seen asleep under sembox, before it is received. "now" has no
+// effect on a semop with a short timeout (tv_sec 0), which is waited for
+// to its end.
+//
 // The output has the single-process format, each result line echoing its
 // whole line ("p 1 semop $0 0:-1:0 → 0 OK"), and also
 //
 //	p 1 semop $0 0:-1:0 → blocks       the call is queued
+//	p 1 ... → not queued: 0 waiters, 0 before
+//	                                   "sync state": asleep in semop but
+//	                                   not counted (never on Linux)
 //	  p 1 semop $0 0:-1:0 → -1 EIDRM   a blocked call that this line
 //	                                   ended, sorted by worker number
 //	exit 2 → status 0                  worker 2 was reaped
@@ -110,6 +144,13 @@ func parseStep(w []string, nsemget int) (Step, error) {
 		if len(w) < 3 {
 			return st, errors.New("usage: p N CALL...")
 		}
+	case "sync":
+		st.Kind = StepSync
+		if len(w) != 2 || w[1] != "count" && w[1] != "state" {
+			return st, errors.New("usage: sync count|state")
+		}
+		st.State = w[1] == "state"
+		return st, nil
 	case "exit", "signal":
 		st.Kind = StepExit
 		if w[0] == "signal" {
@@ -130,7 +171,11 @@ func parseStep(w []string, nsemget int) (Step, error) {
 	}
 	st.Proc = int(n)
 	if st.Kind == StepCall {
-		if st.Call, err = parseCall(w[2:], nsemget); err != nil {
+		call := w[2:]
+		if call[0] == "semop" && len(call) > 1 && call[len(call)-1] == "now" {
+			st.Now, call = true, call[:len(call)-1]
+		}
+		if st.Call, err = parseCall(call, nsemget); err != nil {
 			return st, err
 		}
 		st.Call.Line = st.Line
@@ -249,6 +294,8 @@ func (m *multiModel) step(st *Step) {
 	n := st.Proc
 	p := &m.procs[n]
 	switch st.Kind {
+	case StepSync:
+		return // how the C executor waits; nothing to the engine
 	case StepExit:
 		switch {
 		case !p.alive:

@@ -25,17 +25,36 @@ import (
 // gets IPC_NOWAIT or a short timeout. The script ends by removing every
 // set, which ends every wait with EIDRM, so the executors do not need the
 // removals of their end of script.
+//
+// One seed in four (seed%4 == 1) makes a script that starts with "sync
+// state" (now and then switching to "sync count" and back) and has, from
+// time to time, a semop that blocks marked "now", followed at once by an
+// action that may reach sembox before the blocked call itself (atOnce).
+// The other seeds' scripts do not depend on this.
 func GenerateMulti(seed uint64, maxCalls int) string {
 	g := &mgen{r: rand.New(rand.NewPCG(seed, seed^0x6d756c7469)), m: newMultiModel(FrontDirect)}
 	g.nprocs = 2 + g.r.IntN(MaxProcs-1)
 	g.maxBlocked = min(3, g.nprocs-1)
 	n := max(4, maxCalls/2+g.r.IntN(maxCalls/2+1))
+	if g.stateSync = seed%4 == 1; g.stateSync {
+		g.emit("sync state")
+	}
 	for range 1 + g.r.IntN(3) {
 		g.emit(g.semget(g.idle()))
 	}
 	for g.lines < n {
 		if n-g.lines >= 4 && g.chance(0.03) && g.holderExits() {
 			continue
+		}
+		if g.stateSync {
+			if n-g.lines >= 4 && g.chance(0.12) && g.atOnce() {
+				continue
+			}
+			if g.chance(0.02) {
+				g.countSync = !g.countSync
+				g.emit(map[bool]string{false: "sync state", true: "sync count"}[g.countSync])
+				continue
+			}
 		}
 		g.emit(g.step())
 	}
@@ -51,6 +70,8 @@ type mgen struct {
 	lines      int
 	nprocs     int // workers used: 0..nprocs-1
 	maxBlocked int
+	stateSync  bool // a "sync state" script, with atOnce lines
+	countSync  bool // switched back to "sync count" for now
 }
 
 func (g *mgen) chance(p float64) bool { return g.r.Float64() < p }
@@ -290,7 +311,10 @@ func (g *mgen) semop(p int, canBlock bool) string {
 	case x < 15:
 		timeout = g.pick("timeout=0/-1", "timeout=-1.0", "timeout=0/1000000000", "timeout=bad")
 	case x < 18:
-		timeout = g.pick("timeout=none", "timeout=100000.0") // may stay blocked
+		timeout = "timeout=none" // may stay blocked
+		if g.chance(0.7) {
+			timeout = g.pick(genHugeTimeouts...) // never expires
+		}
 	}
 	words := make([]string, len(ops))
 	for i, o := range ops {
@@ -461,4 +485,111 @@ func (g *mgen) end() {
 		}
 		g.emit(fmt.Sprintf("p %d semctl $%d 0 IPC_RMID", p, s.semget))
 	}
+}
+
+// atOnce emits, in a "sync state" script, a semop by worker A that
+// blocks, marked "now" (the conductor goes on as soon as A is seen asleep
+// in it), and at once one of: worker B removes the set (A: EIDRM),
+// B makes a V or brings the value to zero (A and the other waiters of
+// the semaphore compete: wake order), B counts the waiters, or A gets a
+// signal (EINTR). Each may reach sembox before A's call: sembox must
+// still perform them in the order the calls were made. A and B are
+// often new processes, whose first call is the slowest for sembox to
+// prepare; A is a new process for an idle worker after an exit too. A
+// and B are root. It reports false, emitting nothing, if there is no set
+// or no room for one more blocked worker.
+func (g *mgen) atOnce() bool {
+	if len(g.live()) == 0 || len(g.blocked()) >= g.maxBlocked {
+		return false
+	}
+	var absent, idle []int // idle: running, not blocked, root
+	for i := range g.nprocs {
+		switch p := &g.m.procs[i]; {
+		case !p.alive:
+			absent = append(absent, i)
+		case !p.blocked && p.run.cred.EUID == 0:
+			idle = append(idle, i)
+		}
+	}
+	if len(absent)+len(idle) < 2 {
+		return false
+	}
+	var a int
+	switch {
+	case len(absent) > 0 && g.chance(0.6):
+		a = absent[g.r.IntN(len(absent))]
+	case len(idle) > 0 && g.chance(0.4):
+		a = idle[g.r.IntN(len(idle))]
+		g.emit(fmt.Sprintf("exit %d", a)) // its undo may wake others
+	default:
+		all := append(append([]int(nil), absent...), idle...)
+		a = all[g.r.IntN(len(all))]
+	}
+	// B: another root worker that is not blocked, or none.
+	b := -1
+	var bs []int
+	for i := range g.nprocs {
+		p := &g.m.procs[i]
+		if i != a && (!p.alive || !p.blocked && p.run.cred.EUID == 0) {
+			bs = append(bs, i)
+		}
+	}
+	if len(bs) > 0 {
+		b = bs[g.r.IntN(len(bs))]
+	}
+
+	// A set and semaphore, preferably with waiters.
+	sets := g.live()
+	s := sets[g.r.IntN(len(sets))]
+	for _, t := range sets {
+		if waiters(t.info) > 0 && g.chance(0.6) {
+			s = t
+		}
+	}
+	num := g.r.IntN(len(s.info.Vals))
+	for k := range s.info.Vals {
+		if s.info.Ncnt[k]+s.info.Zcnt[k] > 0 && g.chance(0.5) {
+			num = k
+		}
+	}
+	val := int(s.info.Vals[num])
+	zero := val > 0 && g.chance(0.3)
+	need := min(val+1+g.r.IntN(2), 32768) // A's P: more than there is
+	op := fmt.Sprintf("%d:%d:%s", num, -need, g.pick("0", "0", "SEM_UNDO"))
+	if zero {
+		op = fmt.Sprintf("%d:0:0", num) // waits for zero
+	}
+	if other := g.r.IntN(len(s.info.Vals)); other != num && s.info.Vals[other] < 30000 && g.chance(0.25) {
+		// Not done while A waits.
+		op = fmt.Sprintf("%d:1:%s,%s", other, g.pick("0", "SEM_UNDO"), op)
+	}
+	line := fmt.Sprintf("p %d semop $%d %s", a, s.semget, op)
+	if g.chance(0.2) {
+		line += " " + g.pick(genHugeTimeouts...) // asleep with a timer: still S
+	}
+	g.emit(line + " now")
+	if p := &g.m.procs[a]; !p.alive || !p.blocked {
+		panic(fmt.Sprintf("GenerateMulti: %q does not block", line))
+	}
+
+	id := fmt.Sprintf("$%d", s.semget)
+	switch x := g.r.IntN(100); {
+	case b < 0 || x < 25:
+		g.emit(fmt.Sprintf("signal %d", a))
+	case x < 55:
+		g.emit(fmt.Sprintf("p %d semctl %s 0 IPC_RMID", b, id))
+	case x < 90:
+		// A V, or a P down to zero for a wait for zero: enough for A,
+		// more, or less; earlier waiters of the semaphore compete.
+		v := g.pick2(need-val, need-val, need-val+1, 1, 2)
+		if zero {
+			v = -val
+		}
+		flg := g.pick("0", "0", "SEM_UNDO", "IPC_NOWAIT")
+		g.emit(fmt.Sprintf("p %d semop %s %d:%d:%s", b, id, num, v, flg))
+	default:
+		cmd := g.pick("GETNCNT", "GETZCNT", "GETVAL", "GETALL")
+		g.emit(fmt.Sprintf("p %d semctl %s %d %s", b, id, num, cmd))
+	}
+	return true
 }

@@ -33,6 +33,10 @@ type Server struct {
 	nextID  int
 	// changed is closed and replaced whenever a member joins or leaves.
 	changed chan struct{}
+
+	// order is shared by the members' supervisors: calls take effect in
+	// the order they were received, across members too.
+	order supervisor.ArrivalOrder
 }
 
 // member is a sandbox served by the server.
@@ -68,8 +72,7 @@ type JoinConfig struct {
 	// Closer, if set, is closed when the member has gone (its trace
 	// file, say).
 	Closer io.Closer
-	// NoProcViews must be set if the member's filter does not trap
-	// open: the /proc views are then not served.
+	// Benchmarks only (see supervisor.Config).
 	Floor, MeasureRecvWindow bool
 }
 
@@ -78,7 +81,7 @@ type JoinConfig struct {
 // The supervisor is serving when Join returns.
 func (s *Server) Join(listener int, c JoinConfig) (*supervisor.Supervisor, Member, error) {
 	sup, err := supervisor.New(supervisor.Config{Listener: listener, Namespace: s.ns, Clock: s.clock,
-		Trace: c.Trace, Floor: c.Floor, MeasureRecvWindow: c.MeasureRecvWindow})
+		Trace: c.Trace, Floor: c.Floor, MeasureRecvWindow: c.MeasureRecvWindow, Order: &s.order})
 	if err != nil {
 		closeListener(listener)
 		if c.Closer != nil {

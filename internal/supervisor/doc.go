@@ -24,7 +24,7 @@
 // kernel performs them in the order their callers entered it, whatever
 // slow preparation one of them needs: each call that may reach the engine
 // draws a ticket when it is received, and takes its engine step when its
-// ticket comes up (arrivalOrder). Without this a child's first semop,
+// ticket comes up (ArrivalOrder). Without this a child's first semop,
 // trapped before its parent's IPC_RMID but slow to prepare, would meet a
 // removed set (EINVAL instead of EIDRM).
 //

@@ -5,9 +5,12 @@ import (
 	"sync/atomic"
 )
 
-// arrivalOrder makes the engine steps of received calls happen in the
-// order the calls were received from the listener, as the kernel performs
-// them in the order their callers entered it.
+// ArrivalOrder makes the engine steps of received calls happen in the
+// order the calls were received, as the kernel performs them in the order
+// their callers entered it. The supervisors of one namespace share one
+// (Config.Order), so that the order holds across its members too: within
+// one listener the order of receipt is the order of the traps; across
+// listeners it is as close as the receiving threads' wake-ups.
 //
 // Without it a call that needs slow preparation (the first call of a
 // thread reads its identity from /proc, tens of microseconds) could take
@@ -15,8 +18,9 @@ import (
 // meanwhile: a child's semop, trapped first, would then meet the set its
 // parent removed afterwards (EINVAL instead of EIDRM).
 //
-// Each call that reaches the engine draws a ticket while its worker holds
-// the receive turn, so tickets follow the listener's order. A call takes
+// Each call that may reach the engine draws a ticket as soon as its worker
+// has received it, while it holds the listener's receive turn, so tickets
+// follow the listener's order. A call takes
 // its engine step only when its ticket comes up (wait) and passes the turn
 // to the next ticket afterwards (done). Preparation is not ordered, and
 // receiving goes on meanwhile: a worker yields the receive turn before
@@ -29,10 +33,11 @@ import (
 // On the fast path (one call in flight) a call's ticket is already up when
 // it asks: wait and done are an atomic load and store, and a load of
 // npending.
-type arrivalOrder struct {
-	// drawn is the next ticket to hand out. Only the worker holding the
-	// receive turn draws; the turn's hand-over orders the accesses.
-	drawn uint64
+//
+// The zero value is ready to use.
+type ArrivalOrder struct {
+	// drawn counts the tickets handed out.
+	drawn atomic.Uint64
 
 	// next is the ticket whose engine step may run now.
 	next atomic.Uint64
@@ -51,16 +56,14 @@ type arrivalOrder struct {
 }
 
 // draw hands out the next ticket.
-// Precondition: the caller holds the receive turn.
-func (o *arrivalOrder) draw() uint64 {
-	t := o.drawn
-	o.drawn++
-	return t
+// Precondition: the caller holds its listener's receive turn.
+func (o *ArrivalOrder) draw() uint64 {
+	return o.drawn.Add(1) - 1
 }
 
 // wait returns once ticket t may take its engine step. wake is the
 // caller's own channel (buffered, capacity 1, empty).
-func (o *arrivalOrder) wait(t uint64, wake chan struct{}) {
+func (o *ArrivalOrder) wait(t uint64, wake chan struct{}) {
 	if o.next.Load() == t {
 		return
 	}
@@ -84,7 +87,7 @@ func (o *arrivalOrder) wait(t uint64, wake chan struct{}) {
 // done moves next without holding mu, and only from t, which nobody else
 // moves it from.
 // Precondition: wait(t) has returned.
-func (o *arrivalOrder) done(t uint64) {
+func (o *ArrivalOrder) done(t uint64) {
 	o.next.Store(t + 1)
 	if o.npending.Load() == 0 {
 		return
@@ -98,7 +101,7 @@ func (o *arrivalOrder) done(t uint64) {
 
 // skip passes ticket t over: its call takes no engine step. It does not
 // wait for t's turn.
-func (o *arrivalOrder) skip(t uint64) {
+func (o *ArrivalOrder) skip(t uint64) {
 	o.mu.Lock()
 	if o.skipped == nil {
 		o.skipped = make(map[uint64]struct{})
@@ -115,7 +118,7 @@ func (o *arrivalOrder) skip(t uint64) {
 // after it that was not skipped, the one whose turn it is, and wakes its
 // worker if it waits.
 // Precondition: o.mu is held and next is t.
-func (o *arrivalOrder) advanceLocked(t uint64) {
+func (o *ArrivalOrder) advanceLocked(t uint64) {
 	for {
 		if _, ok := o.skipped[t]; !ok {
 			break

@@ -14,7 +14,7 @@ import (
 // ticket not skipped must run.
 func TestArrivalOrder(t *testing.T) {
 	for round := range 50 {
-		var o arrivalOrder
+		var o ArrivalOrder
 		const n = 64
 		tickets := make([]uint64, n)
 		for i := range tickets {
@@ -71,7 +71,7 @@ func TestArrivalOrder(t *testing.T) {
 
 // TestArrivalOrderFastPath: a ticket that is up does not register.
 func TestArrivalOrderFastPath(t *testing.T) {
-	var o arrivalOrder
+	var o ArrivalOrder
 	for range 1000 {
 		tk := o.draw()
 		o.wait(tk, nil) // a nil channel would block forever if used
@@ -83,7 +83,7 @@ func TestArrivalOrderFastPath(t *testing.T) {
 }
 
 func BenchmarkArrivalOrderFastPath(b *testing.B) {
-	var o arrivalOrder
+	var o ArrivalOrder
 	wake := make(chan struct{}, 1)
 	for b.Loop() {
 		tk := o.draw()

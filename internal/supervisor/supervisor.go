@@ -62,6 +62,10 @@ type Config struct {
 	// MeasureRecvWindow records how long stamped semop calls waited to be
 	// received (see recvWindow), for benchmarks only.
 	MeasureRecvWindow bool
+	// Order, if set, is shared with the other supervisors of the
+	// namespace, so that calls take effect in the order of receipt across
+	// them (see ArrivalOrder).
+	Order *ArrivalOrder
 }
 
 // Supervisor serves one sandbox's semaphore calls.
@@ -101,8 +105,9 @@ type Supervisor struct {
 	lastID uint64
 	cut    cutShort
 
-	// order makes the engine steps follow the order of receipt.
-	order arrivalOrder
+	// order makes the engine steps follow the order of receipt
+	// (Config.Order, or the supervisor's own).
+	order *ArrivalOrder
 
 	// mu protects parked and every call's parking fields.
 	mu     sync.Mutex
@@ -215,6 +220,9 @@ func New(c Config) (*Supervisor, error) {
 		turn: make(chan struct{}, 1), evfd: evfd, stop: make(chan struct{}), exitsDone: make(chan struct{}), done: make(chan struct{})}
 	s.turn <- struct{}{}
 	s.watchFD(evfd, 0, eventStop)
+	if s.order = c.Order; s.order == nil {
+		s.order = &ArrivalOrder{}
+	}
 	if c.MeasureRecvWindow {
 		s.window = &recvWindow{}
 	}
@@ -267,10 +275,10 @@ type worker struct {
 	hasTurn bool
 
 	// The arrival-order ticket of the call being served (see
-	// arrivalOrder): ticket is valid while ticketState is not noTicket.
+	// ArrivalOrder): ticket is valid while ticketState is not noTicket.
 	ticket      uint64
 	ticketState ticketState
-	wake        chan struct{} // for arrivalOrder.wait
+	wake        chan struct{} // for ArrivalOrder.wait
 
 	// ahead are calls received while signals cut calls short, to be
 	// served after the one in n, in order (see receiveAhead).

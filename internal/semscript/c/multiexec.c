@@ -13,6 +13,12 @@
  *     exit N         worker N calls _exit(0), the conductor reaps it
  *     signal N       the conductor sends worker N SIGUSR1 (its handler is
  *                    installed without SA_RESTART)
+ *     sync count     (the default) a semop that may queue is confirmed by
+ *                    the waiter counts, below
+ *     sync state     from the next line on, by the worker's state, below
+ *
+ * A semop line may end with the word "now" (not passed to the worker):
+ * the conductor goes on as soon as the worker shows state S, below.
  *
  * The output is deterministic on Linux, because the conductor does one
  * thing at a time and waits for all of its effects:
@@ -24,6 +30,22 @@
  *     operation it blocks on). It then prints "CALL → blocks". A semop
  *     with a timeout whose tv_sec is 0 is waited for to its end instead:
  *     nothing else happens meanwhile, so it times out with EAGAIN.
+ *   - Under "sync state", or for a semop line ending with "now", it
+ *     instead waits until the worker reports a result or is seen asleep
+ *     in the call, as test suites do (LTP's TST_PROCESS_STATE_WAIT): its
+ *     /proc/PID/syscall names SYS_semtimedop (so the task is off the CPU
+ *     inside that call: not still in the read of its pipe, whose sleep
+ *     shows S too), then its /proc/PID/stat state is S, and then still no
+ *     result has come (a worker back in its pipe read after the call has
+ *     written its result first). On Linux a task asleep in semtimedop is
+ *     queued. "now" then prints "CALL → blocks" at once and goes on to
+ *     the next line; "sync state" counts the waiters once (no second
+ *     count): before + 1 prints "CALL → blocks", anything else waits up
+ *     to NOT_QUEUED_USEC for a result (under sembox a trapped call sleeps
+ *     in S before sembox has received it, and it may not block at all),
+ *     and without one prints "CALL → not queued", an observable difference
+ *     that Linux never shows (the worker is taken as blocked). A blocked
+ *     semop has changed nothing, so no other call ended: no settle.
  *   - After each line it counts the waiters again: their drop from the
  *     number of workers it knows to be blocked is the number of blocked
  *     calls that line ended (woken, interrupted, or failed with EIDRM: a
@@ -64,6 +86,7 @@
 #include "semexec.c"
 #undef main
 
+#include <fcntl.h>
 #include <poll.h>
 #include <sys/wait.h>
 
@@ -73,6 +96,8 @@
 #define POLL_MAX_USEC 2000   /* longest wait between two counts */
 #define SHORT_TIMEOUT_SEC 0  /* a timeout with this tv_sec is waited for */
 #define MAX_NSEMS 32000      /* SEMMSL: no set has more semaphores */
+#define STATE_POLL_USEC 20   /* wait for a result between two looks at a worker's state */
+#define NOT_QUEUED_USEC 1000000 /* "sync state": wait for a result of a call seen asleep but not counted */
 
 /* worker is the conductor's view of one worker number. */
 struct worker {
@@ -82,12 +107,15 @@ struct worker {
 	int cmd_fd;   /* conductor → worker: calls */
 	int rep_fd;   /* worker → conductor: result lines */
 	int blocked;  /* its semop is queued */
+	int stat_fd;  /* /proc/PID/stat, or -1 until first needed */
+	int sys_fd;   /* /proc/PID/syscall, or -1 until first needed */
 	char *buf;    /* bytes read from rep_fd, not yet taken as lines */
 	size_t len, cap;
 };
 
 static struct worker workers[MAX_WORKERS];
 static pid_t conductor;
+static int sync_state; /* "sync state": confirm a queued semop by the worker's state */
 
 /* proc_name is one process that has been a worker, for GETPID. */
 struct proc_name {
@@ -279,6 +307,7 @@ static void spawn(int n)
 	w->cmd_fd = cmd[1];
 	w->rep_fd = rep[0];
 	w->blocked = 0;
+	w->stat_fd = w->sys_fd = -1;
 	w->len = 0;
 	if (nhistory == caphistory) {
 		caphistory = caphistory ? 2 * caphistory : 16;
@@ -300,6 +329,16 @@ static void send_call(struct worker *w, const char *echo, const char *call)
 	free(p);
 }
 
+/* close_proc closes w's /proc files, if open. */
+static void close_proc(struct worker *w)
+{
+	if (w->stat_fd >= 0)
+		close(w->stat_fd);
+	if (w->sys_fd >= 0)
+		close(w->sys_fd);
+	w->stat_fd = w->sys_fd = -1;
+}
+
 /*
  * worker_gone handles the end of file on a worker's result pipe: a
  * worker that rejected its call (status 2) is a script error.
@@ -311,6 +350,7 @@ static void worker_gone(struct worker *w)
 
 	waitpid(pid, &st, 0);
 	w->pid = 0;
+	close_proc(w);
 	if (WIFEXITED(st) && WEXITSTATUS(st) == 2) {
 		fprintf(stderr, "multiexec: line %d: worker %d rejected the call\n", lineno,
 			(int)(w - workers));
@@ -383,6 +423,90 @@ static char *read_line(struct worker *w, long long deadline)
 			fill(w);
 		else if (left <= 0)
 			return NULL;
+	}
+}
+
+/* ---- the conductor: a worker's state ------------------------------------ */
+
+/* open_proc opens w's /proc/PID/stat and /proc/PID/syscall, once per process. */
+static void open_proc(struct worker *w)
+{
+	char path[64];
+
+	if (w->stat_fd >= 0)
+		return;
+	snprintf(path, sizeof path, "/proc/%d/stat", (int)w->pid);
+	w->stat_fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (w->stat_fd < 0)
+		fail("open %s: %s", path, strerror(errno));
+	snprintf(path, sizeof path, "/proc/%d/syscall", (int)w->pid);
+	w->sys_fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (w->sys_fd < 0)
+		fail("open %s: %s", path, strerror(errno));
+}
+
+/*
+ * read_proc reads the /proc file fd from its start (pread: no open per
+ * look) into buf, NUL-terminated. It returns 0, or -1 if the process is
+ * gone (its end of file on the result pipe tells the rest).
+ */
+static int read_proc(struct worker *w, int fd, char *buf, size_t n)
+{
+	ssize_t k;
+
+	do
+		k = pread(fd, buf, n - 1, 0);
+	while (k < 0 && errno == EINTR);
+	if (k < 0 && errno != ESRCH)
+		fail("read /proc/%d: %s", (int)w->pid, strerror(errno));
+	if (k <= 0)
+		return -1;
+	buf[k] = '\0';
+	return 0;
+}
+
+/*
+ * asleep_in_semop reports whether w was seen off the CPU inside
+ * semtimedop (/proc/PID/syscall starts with its number; it says
+ * "running" for a task on a CPU or runnable) and then in state S.
+ */
+static int asleep_in_semop(struct worker *w)
+{
+	char buf[512], *end, *paren;
+	long nr;
+
+	open_proc(w);
+	if (read_proc(w, w->sys_fd, buf, sizeof buf) != 0)
+		return 0;
+	nr = strtol(buf, &end, 10);
+	if (end == buf || *end != ' ' || nr != SYS_semtimedop)
+		return 0;
+	if (read_proc(w, w->stat_fd, buf, sizeof buf) != 0)
+		return 0;
+	paren = strrchr(buf, ')'); /* the end of the command name */
+	return paren && paren[1] == ' ' && paren[2] == 'S';
+}
+
+/*
+ * wait_state waits until w, just sent a semop, reports its result (which
+ * it returns) or is seen asleep in the call (NULL): in semtimedop, then
+ * in state S, and then still without a result. The order matters: a
+ * worker back in its pipe read after the call (S again) has written its
+ * result before, so the last look finds it.
+ */
+static char *wait_state(struct worker *w, int n, long long deadline)
+{
+	for (;;) {
+		long long until = now_usec() + STATE_POLL_USEC;
+		char *line = read_line(w, until < deadline ? until : deadline);
+
+		if (line)
+			return line;
+		if (asleep_in_semop(w))
+			return read_line(w, now_usec());
+		if (now_usec() >= deadline)
+			fail("worker %d: neither a result nor asleep in semop after %d s", n,
+			     REPORT_USEC / 1000000);
 	}
 }
 
@@ -641,9 +765,9 @@ static void do_proc(const char *line)
 {
 	struct worker *w;
 	const char *verb;
-	char *call, *p, *result;
+	char *call, *p, *result = NULL;
 	size_t cl = 0;
-	int n, i, is_semop, is_semctl, may_queue = 0, is_getpid = 0;
+	int n, i, is_semop, is_semctl, may_queue = 0, is_getpid = 0, now = 0;
 	long long id = 0, deadline, delay = POLL_MIN_USEC;
 	long before;
 
@@ -654,6 +778,10 @@ static void do_proc(const char *line)
 	verb = toks[2];
 	is_semop = strcmp(verb, "semop") == 0;
 	is_semctl = strcmp(verb, "semctl") == 0;
+	if (is_semop && ntok > 3 && strcmp(toks[ntok - 1], "now") == 0) {
+		now = 1; /* in the echo, not in the call */
+		ntok--;
+	}
 	if (!is_semop && !is_semctl && strcmp(verb, "semget") != 0 && strcmp(verb, "as") != 0 &&
 	    strcmp(verb, "cycle") != 0)
 		die("unknown call %s", verb);
@@ -694,7 +822,26 @@ static void do_proc(const char *line)
 	send_call(w, line, call);
 	free(call);
 	deadline = now_usec() + REPORT_USEC;
-	for (;;) {
+	if (may_queue && (now || sync_state)) {
+		long c = 0;
+
+		result = wait_state(w, n, deadline);
+		if (!result && !now) {
+			/* One count: nothing changes while the worker sleeps. */
+			c = count_waiters();
+			if (c != before + 1)
+				result = read_line(w, now_usec() + NOT_QUEUED_USEC);
+		}
+		if (!result) {
+			w->blocked = 1;
+			if (now || c == before + 1)
+				printf("%s \xe2\x86\x92 blocks\n", line);
+			else
+				printf("%s \xe2\x86\x92 not queued: %ld waiters, %ld before\n", line, c, before);
+			return;
+		}
+	}
+	while (!result) {
 		long long until = now_usec() + (may_queue ? delay : REPORT_USEC);
 
 		result = read_line(w, until < deadline ? until : deadline);
@@ -769,6 +916,7 @@ static void do_exit(const char *line)
 	w->pid = 0;
 	close(w->cmd_fd);
 	close(w->rep_fd);
+	close_proc(w);
 	if (WIFEXITED(st))
 		printf("%s \xe2\x86\x92 status %d\n", line, WEXITSTATUS(st));
 	else
@@ -802,6 +950,14 @@ static void do_signal(const char *line)
 	settle();
 }
 
+/* do_sync sets how a semop that may queue is confirmed, from the next line on. */
+static void do_sync(void)
+{
+	if (ntok != 2 || (strcmp(toks[1], "count") != 0 && strcmp(toks[1], "state") != 0))
+		die("usage: sync count|state");
+	sync_state = strcmp(toks[1], "state") == 0;
+}
+
 /* finish ends the waits left at the end of the script and the workers. */
 static void finish(void)
 {
@@ -824,6 +980,7 @@ static void finish(void)
 			;
 		w->pid = 0;
 		close(w->rep_fd);
+		close_proc(w);
 	}
 }
 
@@ -869,6 +1026,8 @@ int main(void)
 			do_exit(line);
 		else if (strcmp(toks[0], "signal") == 0)
 			do_signal(line);
+		else if (strcmp(toks[0], "sync") == 0)
+			do_sync();
 		else
 			die("unknown call %s", toks[0]);
 		free(line);
