@@ -21,13 +21,24 @@ Usage:
         of the sandbox has exited. sembox exits with PROG's status
         (128+N if PROG was killed by signal N).
 
-  sembox ipcs [--sandbox PID] [-s] [-c|-p|-t|-u] [-i ID] [-l] [--json]
-        Show the semaphore sets of your running sandboxes, in util-linux
-        ipcs's formats (-i also shows values, waiters, pids and SEM_UNDO
-        adjustments).
+  sembox run --ns NAME|PATH|PID [--ns-mode MODE] [flags] [--] PROG [ARGS...]
+        Run PROG in a shared namespace instead: NAME is one of yours
+        (created, with a background server, by its first use; its sets
+        stay until 'sembox ns rm NAME'), a name with a '/' is the
+        server's socket path, and a PID joins the running sandbox that
+        'sembox ipcs' shows with that pid.
 
-  sembox ipcrm [--sandbox PID] [-s ID] [-S KEY] [--all=sem]
-        Remove sets from a running sandbox.
+  sembox ns ls [--json]
+  sembox ns rm NAME|PATH
+        List your shared namespaces; stop one (refused while members run).
+
+  sembox ipcs [--sandbox PID | --ns NAME] [-s] [-c|-p|-t|-u] [-i ID] [-l] [--json]
+        Show the semaphore sets of your running sandboxes and shared
+        namespaces, in util-linux ipcs's formats (-i also shows values,
+        waiters, pids and SEM_UNDO adjustments).
+
+  sembox ipcrm [--sandbox PID | --ns NAME] [-s ID] [-S KEY] [--all=sem]
+        Remove sets from a running sandbox or shared namespace.
 
   sembox help
         Show this text.
@@ -43,10 +54,18 @@ Flags of run:
   --trace[=FILE]
         Print one strace-like line per served call, with its result, to
         FILE (default: standard error).
+  --ns NAME|PATH|PID
+        Join a shared namespace (see above).
+  --ns-mode MODE
+        When --ns creates the namespace: the mode of its socket, that is
+        who may join (default 0600). Members are served with their own
+        identity; serving other users' processes needs a root server.
 
 Examples:
   sembox run -- ipcmk -S 3          # create a set inside a fresh sandbox
   sembox run --trace -- python3 app.py
+  sembox run --ns app -- ipcmk -S 3 # a set that stays in namespace "app"
+  sembox run --ns app -- ipcs -s    # ... and is seen by the next command
 
 Limits: 32-bit (i386, x32) semaphore calls fail with ENOSYS inside the
 sandbox; run as an unprivileged user, sembox sets NO_NEW_PRIVS, so
