@@ -150,7 +150,13 @@
 // thing at a time and waits for all its effects (a queued semop shows as
 // a rise of the sets' GETNCNT+GETZCNT, the blocked calls a line ends as
 // their drop, reported sorted by worker), so that the kernel's output is
-// deterministic. Each script runs natively twice (the two outputs must
+// deterministic. One script in four starts with "sync state": the
+// conductor then takes a semop as queued when the worker is seen asleep
+// in it (/proc/PID/syscall and /proc/PID/stat state S, as test suites
+// synchronise) and checks that with a single count, and some of its
+// blocking semops end with "now", followed at once by a removal, a
+// wake-up, a count or a signal that may reach sembox before the blocked
+// call itself. Each script runs natively twice (the two outputs must
 // agree), under `sembox run` and through RunEngineMulti (the engine with
 // one simulated process per worker, which GenerateMulti follows to know
 // who is blocked), outputs compared line by line. TestMultiCases holds

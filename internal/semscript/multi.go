@@ -78,10 +78,12 @@ type Step struct {
 // the call (its /proc/PID/syscall names semtimedop and then its
 // /proc/PID/stat state is S, with still no result) and then counts the
 // waiters exactly once: on Linux a task asleep in semop is queued, so the
-// count has risen by one. If it has not, the line prints "not queued"
-// (below): under sembox a trapped call sleeps in S before sembox has
-// received it, and the count, made of later calls, must still see it
-// queued. A semop ending with "now" is taken as queued as soon as it is
+// count has risen by one. Under sembox a trapped call sleeps in S before
+// sembox has received it, and the count, made of later calls, must still
+// see it queued. If the count has not risen by one, a result that comes
+// within a second is printed as usual (a call seen asleep before sembox
+// received it may not block at all); otherwise the line prints "not
+// queued" (below), and the worker is taken as blocked. A semop ending with "now" is taken as queued as soon as it is
 // seen asleep, without a count, so that the next line acts at once: a
 // removal, a wake-up or a signal that may reach sembox before the call
 // itself. Use "now" only on calls that block: one that does not may

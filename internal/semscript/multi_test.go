@@ -137,6 +137,47 @@ exit 3                                    # none
 signal 4                                  # none
 p 0 semop $0 0:0:0 timeout=0.0
 `},
+	{"StateSyncActAtOnce", `
+sync state                       # a queued semop: asleep in it, then one count
+p 0 semget IPC_PRIVATE 2 IPC_CREAT|0600
+p 1 semop $0 0:-1:0
+p 2 semop $0 0:-2:0 now          # a new process: the next line as soon as it sleeps
+p 3 semctl $0 0 GETNCNT          # 2
+p 0 semop $0 0:1:0               # wakes 1; 2 needs 2
+p 4 semop $0 1:0:0               # does not wait
+p 4 semop $0 1:1:0
+p 5 semop $0 1:0:0 now
+p 4 semop $0 1:-1:0              # wakes 5
+p 1 semop $0 0:-1:0 now
+signal 1                         # EINTR
+exit 3
+p 3 semop $0 0:-1:SEM_UNDO now   # a new process
+p 4 semctl $0 0 IPC_RMID         # 2 and 3: EIDRM
+sync count
+p 0 semget IPC_PRIVATE 1 IPC_CREAT|0600
+p 1 semop $1 0:-1:0 timeout=100000.0 now
+p 0 semctl $1 0 IPC_RMID
+`},
+}
+
+// TestParseMultiSync checks the sync lines and the "now" ending.
+func TestParseMultiSync(t *testing.T) {
+	s, err := ParseMulti("sync state\np 1 semop 0 0:-1:0 timeout=none now\nsync count\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := s.Steps
+	if len(st) != 3 || st[0].Kind != StepSync || !st[0].State || st[2].Kind != StepSync || st[2].State {
+		t.Fatalf("steps %+v", st)
+	}
+	if c := st[1]; !c.Now || c.Call.Kind != KindSemop || c.Call.Timeout != nil || c.Call.Line != "p 1 semop 0 0:-1:0 timeout=none now" {
+		t.Fatalf("semop step %+v", c)
+	}
+	for _, bad := range []string{"sync", "sync fast", "sync state now", "p 1 semop now", "p 1 semop 0 now"} {
+		if _, err := ParseMulti(bad); err == nil {
+			t.Errorf("ParseMulti(%q) accepted it", bad)
+		}
+	}
 }
 
 func TestMultiCases(t *testing.T) {
