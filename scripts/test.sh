@@ -16,3 +16,10 @@ GOARCH=arm64 go vet ./... >/dev/null
 
 echo "== go test -race"
 go test -race -count=1 -timeout 20m ./... 2>&1 | tee /tmp/sembox-test.log
+
+# The fallbacks sembox uses on kernels without SYNC_WAKE_UP (< 6.6) and
+# thread pidfds (< 6.9), forced on this kernel (see FeaturesEnv in
+# internal/supervisor).
+echo "== fallbacks for older kernels (SEMBOX_KERNEL_OFF=all)"
+SEMBOX_KERNEL_OFF=all go test -count=1 -timeout 15m ./tests/integration/ ./tests/torture/ 2>&1 | tee -a /tmp/sembox-test.log
+SEMBOX_KERNEL_OFF=all go test -count=1 -timeout 10m -run 'UnderSembox' ./internal/semscript/ 2>&1 | tee -a /tmp/sembox-test.log

@@ -124,6 +124,10 @@ func run(args []string) int {
 		fmt.Fprintf(os.Stderr, "sembox run: %v\n", err)
 		return 2
 	}
+	if _, err := supervisor.FeaturesFromEnv(); err != nil {
+		fmt.Fprintf(os.Stderr, "sembox run: %v\n", err)
+		return 2
+	}
 	var trace *os.File
 	if o.trace {
 		trace = os.Stderr
@@ -177,17 +181,19 @@ func run(args []string) int {
 			sup, _, supErr = srv.Join(fd, jc)
 		},
 	})
+	if supErr != nil {
+		fmt.Fprintf(os.Stderr, "sembox run: %v\n", supErr)
+		if sb != nil {
+			sb.Process.Kill()
+		}
+		return 1
+	}
 	if err != nil {
 		var se *launch.StartError
 		if errors.As(err, &se) {
 			return se.Status // the helper has said why
 		}
 		fmt.Fprintf(os.Stderr, "sembox run: %v\n", err)
-		return 1
-	}
-	if supErr != nil {
-		fmt.Fprintf(os.Stderr, "sembox run: %v\n", supErr)
-		sb.Process.Kill()
 		return 1
 	}
 

@@ -62,6 +62,9 @@ type Config struct {
 	// MeasureRecvWindow records how long stamped semop calls waited to be
 	// received (see recvWindow), for benchmarks only.
 	MeasureRecvWindow bool
+	// Features are the optional kernel features to use where present;
+	// nil means those FeaturesFromEnv leaves on.
+	Features *Features
 	// Order, if set, is shared with the other supervisors of the
 	// namespace, so that calls take effect in the order of receipt across
 	// them (see ArrivalOrder).
@@ -140,6 +143,8 @@ type Supervisor struct {
 	// (see reapExits).
 	inflight atomic.Int32
 	nparked  atomic.Int32
+
+	features Features // the optional kernel features in use
 
 	served atomic.Uint64 // semaphore calls answered
 	floor  bool          // answer without serving (Config.Floor)
@@ -236,9 +241,18 @@ func New(c Config) (*Supervisor, error) {
 	if c.Trace != nil {
 		s.trace = &tracer{w: c.Trace}
 	}
+	if c.Features != nil {
+		s.features = *c.Features
+	} else if s.features, err = FeaturesFromEnv(); err != nil {
+		unix.Close(epfd)
+		unix.Close(evfd)
+		return nil, err
+	}
 	// Keep the caller's CPU: the kernel switches straight to the
 	// supervisor and back. Older kernels simply lack it.
-	_ = seccomp.SetSyncWakeUp(c.Listener)
+	if s.features.SyncWakeUp {
+		_ = seccomp.SetSyncWakeUp(c.Listener)
+	}
 	return s, nil
 }
 
@@ -658,8 +672,10 @@ func (w *worker) thread() *thread {
 	if err != nil {
 		return nil
 	}
-	if fd, err := unix.PidfdOpen(int(tid), pidfdThread); err == nil {
-		th.pidfd = fd
+	if s.features.ThreadPidfd {
+		if fd, err := unix.PidfdOpen(int(tid), pidfdThread); err == nil {
+			th.pidfd = fd
+		}
 	}
 	// The status and the pidfd belong to the caller only if its
 	// notification is still pending now: tids are reused.
