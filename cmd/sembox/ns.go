@@ -300,7 +300,12 @@ func nsServe(args []string) int {
 		Adjustments: srv.Adjustments,
 		Settle:      srv.Settle,
 		Server:      srv,
+		Stop:        stopNow,
 		Shutdown: func() error {
+			// A member whose processes have all gone a moment ago is
+			// being released: not a reason to refuse.
+			srv.Settle()
+			srv.WaitGone(time.Second)
 			if m := srv.Members(); len(m) > 0 {
 				var who []string
 				for _, x := range m {
@@ -308,7 +313,6 @@ func nsServe(args []string) int {
 				}
 				return fmt.Errorf("%d members use the namespace: sembox run %s; stop them first", len(m), strings.Join(who, ", "))
 			}
-			stopNow()
 			return nil
 		},
 	}
@@ -339,7 +343,7 @@ func ready(fd int, msg string) {
 // ensureServer makes sure a server listens on t's socket, starting one
 // if none does (two callers at once start one between them).
 func ensureServer(t control.Target, limits *sem.Limits, mode os.FileMode) error {
-	if _, err := control.AskPath(t.Socket, control.Request{Op: "members"}); err == nil {
+	if serverListens(t.Socket) {
 		return nil
 	}
 	if t.PID != 0 {
@@ -355,7 +359,7 @@ func ensureServer(t control.Target, limits *sem.Limits, mode os.FileMode) error 
 		return fmt.Errorf("%s: %w", t.Socket, err)
 	}
 	defer unlock()
-	if _, err := control.AskPath(t.Socket, control.Request{Op: "members"}); err == nil {
+	if serverListens(t.Socket) {
 		return nil // started meanwhile
 	}
 	self, err := os.Executable()
@@ -389,4 +393,11 @@ func ensureServer(t control.Target, limits *sem.Limits, mode os.FileMode) error 
 		return fmt.Errorf("the namespace's server did not start: %s", line)
 	}
 	return nil
+}
+
+// serverListens reports whether a server answers on socket path (any
+// user may ask).
+func serverListens(path string) bool {
+	_, err := control.AskPath(path, control.Request{Op: "hello"})
+	return err == nil
 }

@@ -167,6 +167,7 @@ func run(args []string) int {
 	// The supervisor must serve from the moment the listener exists: the
 	// filter traps execve, which the helper calls to become the program.
 	var sup *supervisor.Supervisor
+	var own server.Member
 	var supErr error
 	sb, err := launch.Start(launch.Config{
 		Path:        o.argv[0],
@@ -178,7 +179,7 @@ func run(args []string) int {
 			if trace != nil {
 				jc.Trace = trace
 			}
-			sup, _, supErr = srv.Join(fd, jc)
+			sup, own, supErr = srv.Join(fd, jc)
 		},
 	})
 	if supErr != nil {
@@ -216,6 +217,9 @@ func run(args []string) int {
 	if r := sup.RecvWindowReport(); r != "" {
 		fmt.Fprintln(os.Stderr, "sembox:", r)
 	}
+	// Like a kernel IPC namespace, the sandbox's lives on while programs
+	// that joined it (sembox run --ns PID) still use it.
+	srv.WaitEmpty(own.ID, nil)
 	return status
 }
 

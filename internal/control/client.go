@@ -148,7 +148,7 @@ func Namespaces() ([]Target, error) {
 		t := Target{Socket: path, Name: name}
 		if e.Type()&os.ModeSymlink != 0 {
 			if dst, err := os.Readlink(path); err == nil {
-				t.Name = dst
+				t.Name, t.Socket = dst, dst
 			}
 		}
 		out = append(out, t)

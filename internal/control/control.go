@@ -30,7 +30,7 @@ import (
 // to.
 type Request struct {
 	// Op is "list", "info", "remove", "remove-key", "remove-all",
-	// "members", "join" or "shutdown".
+	// "members", "join", "shutdown" or "hello" (which anyone may ask).
 	Op  string `json:"op"`
 	ID  int32  `json:"id,omitempty"`
 	Key int32  `json:"key,omitempty"`
@@ -116,9 +116,11 @@ type Backend struct {
 	Settle func()
 	// Server, if set, serves "members" and "join".
 	Server *server.Server
-	// Shutdown, if set, serves "shutdown": it stops the server unless
-	// members use it, and reports why not.
+	// Shutdown, if set, serves "shutdown": it reports why the server
+	// cannot stop (members use it), or nil, in which case Stop is called
+	// once the answer has been sent.
 	Shutdown func() error
+	Stop     func()
 }
 
 // Dir returns the directory of the current user's sandbox sockets.
@@ -199,13 +201,22 @@ func serveConn(c *net.UnixConn, b *Backend) {
 		enc.Encode(Response{Error: "bad request: descriptors sent with a request that takes none"})
 		return
 	}
+	if req.Op == "hello" {
+		// Anyone who may open the socket learns that a server is there.
+		enc.Encode(Response{Sandbox: Sandbox{PID: b.Sandbox.PID, Name: b.Sandbox.Name}})
+		return
+	}
 	// Anyone who may open the socket may join; only its owner and root
 	// may look at the namespace from outside or change it.
 	if cred.Uid != 0 && int(cred.Uid) != os.Geteuid() {
 		enc.Encode(Response{Error: "permission denied"})
 		return
 	}
-	enc.Encode(b.handle(req))
+	resp := b.handle(req)
+	enc.Encode(resp)
+	if req.Op == "shutdown" && resp.Error == "" && b.Stop != nil {
+		b.Stop()
+	}
 }
 
 func peerCred(c *net.UnixConn) *unix.Ucred {

@@ -130,12 +130,15 @@ func (s *Server) Members() []Member {
 	return out
 }
 
-// WaitEmpty returns once the server has no member, or when stop is
-// closed.
-func (s *Server) WaitEmpty(stop <-chan struct{}) {
+// WaitEmpty returns once the server has no member other than the one
+// numbered except (0: none), or when stop is closed.
+func (s *Server) WaitEmpty(except int, stop <-chan struct{}) {
 	for {
 		s.mu.Lock()
 		n, ch := len(s.members), s.changed
+		if _, ok := s.members[except]; ok {
+			n--
+		}
 		s.mu.Unlock()
 		if n == 0 {
 			return
@@ -143,6 +146,22 @@ func (s *Server) WaitEmpty(stop <-chan struct{}) {
 		select {
 		case <-ch:
 		case <-stop:
+			return
+		}
+	}
+}
+
+// WaitGone waits, up to timeout, for the members whose processes have
+// all gone to be released, so that Members no longer lists them.
+func (s *Server) WaitGone(timeout time.Duration) {
+	deadline := time.After(timeout)
+	for _, sup := range s.supervisors() {
+		if !sup.Gone() {
+			continue
+		}
+		select {
+		case <-sup.Done():
+		case <-deadline:
 			return
 		}
 	}

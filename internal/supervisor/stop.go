@@ -2,6 +2,8 @@ package supervisor
 
 import (
 	"golang.org/x/sys/unix"
+
+	"github.com/sembox/sembox/internal/seccomp"
 )
 
 // Done returns a channel that is closed once every task of the sandbox
@@ -10,6 +12,26 @@ import (
 // goroutines returned and its descriptors, the listener's included,
 // closed. The namespace it served lives on.
 func (s *Supervisor) Done() <-chan struct{} { return s.done }
+
+// Gone reports whether every task of the sandbox has gone (the supervisor
+// is then being released, or is: see Done).
+func (s *Supervisor) Gone() bool {
+	select {
+	case <-s.done:
+		return true
+	default:
+	}
+	if s.closing.Load() {
+		return true
+	}
+	s.fdsMu.RLock()
+	defer s.fdsMu.RUnlock()
+	if s.fdsClosed {
+		return true
+	}
+	ev, err := seccomp.Poll(s.fd, 0)
+	return err == nil && ev&unix.POLLHUP != 0
+}
 
 // workerExited is called by each worker as it returns, which workers do
 // once the listener reports that no task uses the filter any more; the
