@@ -72,6 +72,8 @@ gcc -O2 -pthread -o "$tmp/scale" bench/scale.c || exit 1
 for p in recvwin sigflood; do
   gcc -O2 -Wall -Werror -pthread -o "$tmp/$p" "bench/$p.c" || exit 1
 done
+# the C floor: trap-and-answer in a tight single-threaded C loop
+gcc -O2 -Wall -Werror -o "$tmp/cfloor" bench/cfloor.c || exit 1
 if [ -n "${BENCH_SEMBOX:-}" ]; then
   cp "$BENCH_SEMBOX" "$tmp/sembox" || exit 1
 else
@@ -152,9 +154,10 @@ fi
 if want semop; then
   echo "bench: uncontended semop (best of 7 x 50000 calls, interleaved)" >&2
   measure 7 min semop.native 'unshare --ipc "$tmp/semloop" 50000' \
+    semop.cfloor 'unshare --ipc "$tmp/cfloor" "$tmp/semloop" 50000' \
     semop.floor 'unshare --ipc "${FLOOR[@]}" "$tmp/semloop" 50000' \
     semop.sembox 'unshare --ipc "${SB[@]}" "$tmp/semloop" 50000'
-  say "native / floor / sembox ns" "${R[semop.native]} / ${R[semop.floor]} / ${R[semop.sembox]}"
+  say "native / C floor / floor / sembox ns" "${R[semop.native]} / ${R[semop.cfloor]} / ${R[semop.floor]} / ${R[semop.sembox]}"
 fi
 
 # par4 PIN LAUNCHER... : 4 processes, each 25000 uncontended semops at once;
@@ -167,9 +170,9 @@ par4() {
 if want par; then
   for pin in pinned unpinned; do
     echo "bench: 4 uncontended callers at once, $pin (best of 2)" >&2
-    measure 2 max par.$pin.native 'par4 $pin' par.$pin.floor 'par4 $pin "${FLOOR[@]}"' \
-      par.$pin.sembox 'par4 $pin "${SB[@]}"'
-    say "native / floor / sembox calls/s" "${R[par.$pin.native]} / ${R[par.$pin.floor]} / ${R[par.$pin.sembox]}"
+    measure 2 max par.$pin.native 'par4 $pin' par.$pin.cfloor 'par4 $pin "$tmp/cfloor"' \
+      par.$pin.floor 'par4 $pin "${FLOOR[@]}"' par.$pin.sembox 'par4 $pin "${SB[@]}"'
+    say "native / C floor / floor / sembox calls/s" "${R[par.$pin.native]} / ${R[par.$pin.cfloor]} / ${R[par.$pin.floor]} / ${R[par.$pin.sembox]}"
   done
 fi
 
@@ -468,13 +471,21 @@ lin() { # lin SMALL BIG FACTOR -> "growth" and verdict (on the unrounded growth)
 
 if want semop; then
   sf=$(awk -v a="${R[semop.sembox]}" -v b="${R[semop.floor]}" 'BEGIN { if (a == "nan" || b == "nan" || b + 0 == 0) print "nan"; else printf "%.2f", a / b }')
-  row "uncontended semop: trap-and-answer floor" "ns/op" "${R[semop.native]}" "${R[semop.floor]}" time "-" "-" "semop floor"
+  # the C floor: the mechanism's own limit (bench/cfloor.c)
+  row "uncontended semop: C trap-and-answer floor" "ns/op" "${R[semop.native]}" "${R[semop.cfloor]}" time "-" "-" "semop C floor"
+  ffx=$(rawratio "${R[semop.floor]}" "${R[semop.cfloor]}")
+  row "uncontended semop: trap-and-answer floor" "ns/op" "${R[semop.native]}" "${R[semop.floor]}" time \
+    "sembox floor ≤ 1.05 × C floor: **$(fmt "$ffx") ×**" "$(verdict 'x <= 1.05' "$ffx")" "semop floor"
+  scx=$(rawratio "${R[semop.sembox]}" "${R[semop.cfloor]}")
   # verdicts use the unrounded ratio
   sfx=$(rawratio "${R[semop.sembox]}" "${R[semop.floor]}")
   row "uncontended semop" "ns/op" "${R[semop.native]}" "${R[semop.sembox]}" time "sembox ≤ 1.15 × floor: **$sf ×**" "$(verdict 'x <= 1.15' "$sfx")" "semop"
+  row "uncontended semop, against the C floor (same run)" "ns/op" "${R[semop.native]}" "${R[semop.sembox]}" time \
+    "sembox ≤ 1.15 × C floor: **$(fmt "$scx") ×**" "$(verdict 'x <= 1.15' "$scx")" "semop vs C floor"
 fi
 if want par; then
   for pin in pinned unpinned; do
+    row "4 uncontended callers at once, $pin: C floor" "calls/s" "${R[par.$pin.native]}" "${R[par.$pin.cfloor]}" rate "-" "-" "4 callers C floor $pin"
     row "4 uncontended callers at once, $pin: floor" "calls/s" "${R[par.$pin.native]}" "${R[par.$pin.floor]}" rate "-" "-" "4 callers floor $pin"
     row "4 uncontended callers at once, $pin: sembox" "calls/s" "${R[par.$pin.native]}" "${R[par.$pin.sembox]}" rate "-" "-" "4 callers $pin"
   done
@@ -580,6 +591,8 @@ machine="$(nproc) CPUs ($(awk -F': ' '/model name/ { print $2; exit }' /proc/cpu
   echo "* Native = the program in a fresh IPC namespace (\`unshare --ipc\`); sembox = \`unshare --ipc sembox run -- …\`."
   echo "  *Pinned* = \`taskset -c 0\` around the native program and around the whole sembox run (supervisor included)."
   echo "* Ratio = sembox / native (for rates < 1 is slower, for times > 1 is slower)."
+  echo "* Floor = \`sembox run --bench-floor\` (every trapped call answered 0 unseen); C floor = \`bench/cfloor.c\`, the same"
+  echo "  trap-and-answer from a single-threaded C loop: the limit of the mechanism (see README.md)."
   echo
   echo "| figure | unit | native | sembox | sembox / native | goal | verdict |"
   echo "|---|---|---:|---:|---:|---|---|"
@@ -629,19 +642,26 @@ if [ $writeout = 0 ]; then
 elif command -v gnuplot >/dev/null; then
   # slowdown (>1 = sembox worse) and colour: 1 met, 2 missed, 3 no goal.
   # The goal of uncontended semop is against the floor: that bar follows.
-  awk -F'\t' -v s="${R[semop.sembox]}" -v f="${R[semop.floor]}" '{
+  # So are the floor's and sembox's against the C floor: those bars are
+  # floor/C floor and sembox/C floor.
+  awk -F'\t' -v s="${R[semop.sembox]}" -v f="${R[semop.floor]}" -v cf="${R[semop.cfloor]:-nan}" '{
       if ($3 == "nan" || $4 == "nan" || $3 + 0 == 0 || $4 + 0 == 0) next
       r = ($5 == "rate") ? $3 / $4 : $4 / $3
       c = ($7 == "met") ? 1 : ($7 ~ /MISSED/) ? 2 : 3
       if ($8 == "semop") {
         printf "\"%s\"\t%g\t%d\n", $8, r, 3
         if (s != "nan" && f != "nan") printf "\"semop vs floor\"\t%g\t%d\n", s / f, c
+      } else if ($8 == "semop floor") {
+        printf "\"%s\"\t%g\t%d\n", $8, r, 3
+        if (f != "nan" && cf != "nan" && cf + 0 != 0) printf "\"floor vs C floor\"\t%g\t%d\n", f / cf, c
+      } else if ($8 == "semop vs C floor") {
+        if (s != "nan" && cf != "nan" && cf + 0 != 0) printf "\"%s\"\t%g\t%d\n", $8, s / cf, c
       } else printf "\"%s\"\t%g\t%d\n", $8, r, c
     }' "$rows" >"$tmp/chart.dat"
   gnuplot <<EOF 2>"$tmp/gnuplot.err" || echo "bench: gnuplot failed: $(cat "$tmp/gnuplot.err")" >&2
 set terminal pngcairo size 1600,800 font "DejaVu Sans,11"
 set output "$out/results.png"
-set title "sembox vs native, $(date -u '+%Y-%m-%d'), $(nproc) CPUs, load $load_before\n(slowdown: sembox/native for times, native/sembox for rates; >1 = sembox slower; semop vs floor = sembox/floor)\ncolour = verdict of the figure's goal in RESULTS.md (for 32k sets, wake 10k and memory the goal is linear scaling, not the ratio shown)"
+set title "sembox vs native, $(date -u '+%Y-%m-%d'), $(nproc) CPUs, load $load_before\n(slowdown: sembox/native for times, native/sembox for rates; >1 = sembox slower; semop vs floor = sembox/floor; vs C floor = floor or sembox / C floor)\ncolour = verdict of the figure's goal in RESULTS.md (for 32k sets, wake 10k and memory the goal is linear scaling, not the ratio shown)"
 set logscale y 10
 set yrange [0.05:*]
 set ylabel "slowdown (×, log scale)"
