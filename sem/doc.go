@@ -50,12 +50,28 @@
 // Memory interface, so a bad pointer gives EFAULT exactly where the kernel
 // gives it.
 //
+// # Checkpoint and restore
+//
+// Namespace.Image takes an Image: every set exactly (id, key, owners,
+// mode, values, sempids, times), the id allocator's state and the limits,
+// at one instant (the namespace lock and every set's lock are held
+// together while the values are copied). It is the namespace as if every
+// undo owner had exited at that instant: their SEM_UNDO adjustments are
+// applied to the image with exit_sem's rules (clamped to 0..SEMVMX,
+// sempid set to the owner's pid, sem_otime to the image's time), not to
+// the live namespace; waiters are not saved. NewNamespaceFromImage
+// validates an Image and builds a namespace that continues exactly where
+// the imaged one would have, ids included. Package internal/image stores
+// images in files.
+//
 // # Locking
 //
 // There is no global lock on the semop path: a set is found through a
 // lock-free index table and its own mutex serialises its operations.
 // Namespace.mu serialises creation, removal and IPC_SET (the kernel's
-// ids rwsem). Lock order: Namespace.mu, Set.mu, UndoList.mu.
+// ids rwsem). Lock order: Namespace.mu, Set.mu, UndoList.mu. Only
+// Namespace.Image holds several set locks at once: with Namespace.mu
+// held, in index order.
 //
 // # Where it deliberately differs from Linux
 //

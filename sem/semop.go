@@ -153,7 +153,7 @@ func (ns *Namespace) Semtimedop(t *Task, semid int32, sops []abi.Sembuf, timeout
 			s.mu.Unlock()
 			return false, EIDRM
 		}
-		un = t.Undo.findOrAddLocked(s)
+		un = t.Undo.findOrAddLocked(s, t.PID)
 	}
 	if int(maxNum) >= len(s.sems) {
 		s.mu.Unlock()

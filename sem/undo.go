@@ -28,31 +28,34 @@ type UndoList struct {
 type undo struct {
 	set   *Set      // immutable
 	owner *UndoList // immutable
-	// adj, setPos and dropped are protected by set.mu.
+	// adj, setPos, dropped and pid are protected by set.mu.
 	adj     []int16 // per semaphore: what to add at exit
 	setPos  int     // index in set.undos
 	dropped bool    // the set was removed (Linux: semid == -1)
+	pid     int32   // Task.PID of the last call that used the entry (for Image)
 	// lastUse is protected by owner.mu.
 	lastUse uint64
 }
 
 // findOrAddLocked returns l's entry for s, creating it (Linux:
 // find_alloc_undo), and marks it most recently used, since the kernel
-// moves a found entry to the head of the owner's list.
+// moves a found entry to the head of the owner's list. pid is the
+// caller's thread group id, remembered for Namespace.Image.
 //
 // Precondition: s.mu is held and s is not removed.
-func (l *UndoList) findOrAddLocked(s *Set) *undo {
+func (l *UndoList) findOrAddLocked(s *Set, pid int32) *undo {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.tick++
 	if un := l.entries[s.id]; un != nil {
 		un.lastUse = l.tick
+		un.pid = pid
 		return un
 	}
 	if l.entries == nil {
 		l.entries = make(map[int32]*undo)
 	}
-	un := &undo{set: s, owner: l, adj: make([]int16, len(s.sems)), setPos: len(s.undos), lastUse: l.tick}
+	un := &undo{set: s, owner: l, adj: make([]int16, len(s.sems)), setPos: len(s.undos), lastUse: l.tick, pid: pid}
 	l.entries[s.id] = un
 	s.ns.undoEntries.Add(1)
 	s.undos = append(s.undos, un)

@@ -30,7 +30,9 @@ Usage:
 
   sembox ns ls [--json]
   sembox ns rm NAME|PATH
-        List your shared namespaces; stop one (refused while members run).
+  sembox ns save NAME|PATH|PID [FILE]
+        List your shared namespaces; stop one (refused while members run);
+        save one's image to FILE (default: its --state file).
 
   sembox ipcs [--sandbox PID | --ns NAME] [-s] [-c|-p|-t|-u] [-i ID] [-l] [--json]
         Show the semaphore sets of your running sandboxes and shared
@@ -56,6 +58,10 @@ Flags of run:
         FILE (default: standard error).
   --ns NAME|PATH|PID
         Join a shared namespace (see above).
+  --state FILE [--save-every DURATION]
+        Restore the namespace from FILE if it exists, and save it there
+        (as if every process had exited) when it ends, every DURATION,
+        and on 'sembox ns save'. With --ns: when the namespace is created.
   --ns-mode MODE
         When --ns creates the namespace: the mode of its socket, that is
         who may join (default 0600). Members are served with their own

@@ -29,7 +29,12 @@ const nsUsage = `Usage:
   sembox ns ls [--json]        your shared namespaces: name, server, mode,
                                members, sets, semaphores, waiters, age
   sembox ns rm NAME|PATH       stop a shared namespace's server and drop its
-                               sets (refused while members run)
+                               sets (refused while members run; with
+                               --state its image is saved first)
+  sembox ns save NAME|PATH|PID [FILE]
+                               save the namespace's image to FILE (default:
+                               its --state file), as if its members had
+                               exited at that instant
 A shared namespace is made by the first 'sembox run --ns NAME' that names it.
 `
 
@@ -44,6 +49,8 @@ func ns(args []string, out io.Writer) int {
 		return nsList(args[1:], out)
 	case "rm", "remove":
 		return nsRemove(args[1:])
+	case "save":
+		return nsSave(args[1:])
 	case "serve":
 		return nsServe(args[1:])
 	case "-h", "--help", "help":
@@ -147,6 +154,30 @@ func nsRemove(args []string) int {
 	return 0
 }
 
+func nsSave(args []string) int {
+	if len(args) < 1 || len(args) > 2 {
+		fmt.Fprintf(os.Stderr, "sembox ns save: want NAME|PATH|PID [FILE]\n")
+		return 2
+	}
+	t, err := control.ParseTarget(args[0])
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "sembox ns save: %v\n", err)
+		return 2
+	}
+	req := control.Request{Op: "save"}
+	if len(args) == 2 {
+		if req.Path, err = absPath(args[1]); err != nil {
+			fmt.Fprintf(os.Stderr, "sembox ns save: %v\n", err)
+			return 2
+		}
+	}
+	if _, err := control.AskPath(t.Socket, req); err != nil {
+		fmt.Fprintf(os.Stderr, "sembox ns save: %s: %v\n", args[0], err)
+		return 1
+	}
+	return 0
+}
+
 // serveOptions are the flags of the hidden `sembox ns serve`, which runs
 // a shared namespace's server.
 type serveOptions struct {
@@ -155,6 +186,8 @@ type serveOptions struct {
 	limits       *sem.Limits
 	readyFD      int  // write "ok" (or why not) here once listening; -1: none
 	foreground   bool // do not detach
+	state        string
+	saveEvery    time.Duration
 }
 
 func parseServeArgs(args []string) (*serveOptions, error) {
@@ -190,6 +223,18 @@ func parseServeArgs(args []string) (*serveOptions, error) {
 				return nil, err
 			}
 			o.limits = &l
+		case "state":
+			p, err := absPath(val)
+			if err != nil {
+				return nil, err
+			}
+			o.state = p
+		case "save-every":
+			d, err := time.ParseDuration(val)
+			if err != nil || d <= 0 {
+				return nil, fmt.Errorf("--save-every: bad duration %q", val)
+			}
+			o.saveEvery = d
 		case "ready-fd":
 			n, err := strconv.Atoi(val)
 			if err != nil || n < 3 {
@@ -263,12 +308,10 @@ func nsServe(args []string) int {
 	os.Unsetenv(daemonEnv)
 
 	clock := supervisor.NewCoarseClock()
-	nsp := sem.NewNamespace(clock)
-	if o.limits != nil {
-		if e := nsp.SetLimits(*o.limits); e != 0 {
-			ready(o.readyFD, "--limits: "+e.Error())
-			return 2
-		}
+	nsp, err := openState(o.state, clock, o.limits)
+	if err != nil {
+		ready(o.readyFD, err.Error())
+		return 2
 	}
 	srv := server.New(nsp, clock)
 	ln, err := control.ListenPath(o.socket, o.mode)
@@ -301,6 +344,15 @@ func nsServe(args []string) int {
 		Settle:      srv.Settle,
 		Server:      srv,
 		Stop:        stopNow,
+		Save: func(path string) error {
+			if path == "" {
+				path = o.state
+			}
+			if path == "" {
+				return errors.New("the namespace has no --state file: give one")
+			}
+			return saveState(srv, path)
+		},
 		Shutdown: func() error {
 			// A member whose processes have all gone a moment ago is
 			// being released: not a reason to refuse.
@@ -317,8 +369,14 @@ func nsServe(args []string) int {
 		},
 	}
 	go control.Serve(ln, backend)
+	go saveEvery(srv, o.state, o.saveEvery, stop, func(error) {})
 	ready(o.readyFD, "ok")
 	<-stop
+	// The sets survive the server in its state file: saved when it
+	// stops (ns rm, SIGTERM), as if its members had exited then.
+	if o.state != "" {
+		saveState(srv, o.state)
+	}
 	os.Remove(o.socket)
 	if link != "" {
 		os.Remove(link)
@@ -342,7 +400,7 @@ func ready(fd int, msg string) {
 
 // ensureServer makes sure a server listens on t's socket, starting one
 // if none does (two callers at once start one between them).
-func ensureServer(t control.Target, limits *sem.Limits, mode os.FileMode) error {
+func ensureServer(t control.Target, limits *sem.Limits, mode os.FileMode, state string, every time.Duration) error {
 	if serverListens(t.Socket) {
 		return nil
 	}
@@ -373,6 +431,16 @@ func ensureServer(t control.Target, limits *sem.Limits, mode os.FileMode) error 
 	args := []string{"ns", "serve", "--socket", t.Socket, "--name", t.Name, "--ns-mode", fmt.Sprintf("%04o", mode), "--ready-fd", "3"}
 	if limits != nil {
 		args = append(args, "--limits", fmt.Sprintf("%d %d %d %d", limits.SEMMSL, limits.SEMMNS, limits.SEMOPM, limits.SEMMNI))
+	}
+	if state != "" {
+		abs, err := absPath(state)
+		if err != nil {
+			return err
+		}
+		args = append(args, "--state", abs)
+		if every > 0 {
+			args = append(args, "--save-every", every.String())
+		}
 	}
 	cmd := exec.Command(self, args...)
 	cmd.ExtraFiles = []*os.File{w}

@@ -7,6 +7,7 @@ import (
 	"os/signal"
 	"strconv"
 	"strings"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -25,7 +26,9 @@ type runOptions struct {
 	floor     bool // hidden: answer every call with 0 (benchmark floor)
 	window    bool // hidden: measure the receive window (benchmark)
 	traceFile string
-	ns        string      // --ns: join this namespace ("": a new, private one)
+	ns        string // --ns: join this namespace ("": a new, private one)
+	state     string // --state: restore from and save to this file
+	saveEvery time.Duration
 	nsMode    os.FileMode // --ns-mode: who may join a namespace this run creates
 	hasMode   bool
 	argv      []string
@@ -55,6 +58,22 @@ func parseRunArgs(args []string) (*runOptions, error) {
 			o.window = true
 		case "trace":
 			o.trace, o.traceFile = true, val
+		case "state", "save-every":
+			if !hasVal {
+				if len(args) == 0 {
+					return nil, fmt.Errorf("--%s needs a value", name)
+				}
+				val, args = args[0], args[1:]
+			}
+			if name == "state" {
+				o.state = val
+				break
+			}
+			d, err := time.ParseDuration(val)
+			if err != nil || d <= 0 {
+				return nil, fmt.Errorf("--save-every: bad duration %q", val)
+			}
+			o.saveEvery = d
 		case "ns", "ns-mode":
 			if !hasVal {
 				if len(args) == 0 {
@@ -92,6 +111,9 @@ func parseRunArgs(args []string) (*runOptions, error) {
 	}
 	if o.hasMode && o.ns == "" {
 		return nil, errors.New("--ns-mode needs --ns")
+	}
+	if o.saveEvery > 0 && o.state == "" {
+		return nil, errors.New("--save-every needs --state")
 	}
 	if o.ns != "" && (o.floor || o.window) {
 		return nil, errors.New("the benchmark flags are for anonymous sandboxes")
@@ -145,14 +167,14 @@ func run(args []string) int {
 		return runJoined(o, trace)
 	}
 	clock := supervisor.NewCoarseClock()
-	ns := sem.NewNamespace(clock)
-	if o.limits != nil {
-		if e := ns.SetLimits(*o.limits); e != 0 {
-			fmt.Fprintf(os.Stderr, "sembox run: --limits: %v\n", e)
-			return 2
-		}
+	ns, err := openState(o.state, clock, o.limits)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "sembox run: %v\n", err)
+		return 2
 	}
 	srv := server.New(ns, clock)
+	stopSaving := make(chan struct{})
+	go saveEvery(srv, o.state, o.saveEvery, stopSaving, func(err error) { fmt.Fprintf(os.Stderr, "sembox run: %v\n", err) })
 
 	// Orphaned descendants are reparented to sembox, so it can reap them
 	// and knows when the sandbox's last process is gone.
@@ -210,6 +232,15 @@ func run(args []string) int {
 			Adjustments: srv.Adjustments,
 			Settle:      srv.Settle,
 			Server:      srv, // sembox run --ns PID joins it
+			Save: func(path string) error {
+				if path == "" {
+					path = o.state
+				}
+				if path == "" {
+					return errors.New("no --state file: give one")
+				}
+				return saveState(srv, path)
+			},
 		})
 	}
 	go forwardSignals(sigs, root)
@@ -220,6 +251,12 @@ func run(args []string) int {
 	// Like a kernel IPC namespace, the sandbox's lives on while programs
 	// that joined it (sembox run --ns PID) still use it.
 	srv.WaitEmpty(own.ID, nil)
+	close(stopSaving)
+	if o.state != "" {
+		if err := saveState(srv, o.state); err != nil {
+			fmt.Fprintf(os.Stderr, "sembox run: %v\n", err)
+		}
+	}
 	return status
 }
 
@@ -284,7 +321,7 @@ func runJoined(o *runOptions, trace *os.File) int {
 	if o.hasMode {
 		mode = o.nsMode
 	}
-	if err := ensureServer(t, o.limits, mode); err != nil {
+	if err := ensureServer(t, o.limits, mode, o.state, o.saveEvery); err != nil {
 		fmt.Fprintf(os.Stderr, "sembox run: --ns %s: %v\n", o.ns, err)
 		return 1
 	}

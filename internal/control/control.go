@@ -30,7 +30,8 @@ import (
 // to.
 type Request struct {
 	// Op is "list", "info", "remove", "remove-key", "remove-all",
-	// "members", "join", "shutdown" or "hello" (which anyone may ask).
+	// "members", "join", "save", "shutdown" or "hello" (which anyone may
+	// ask).
 	Op  string `json:"op"`
 	ID  int32  `json:"id,omitempty"`
 	Key int32  `json:"key,omitempty"`
@@ -41,6 +42,10 @@ type Request struct {
 	Command []string    `json:"command,omitempty"`
 	Limits  *sem.Limits `json:"limits,omitempty"`
 	Trace   bool        `json:"trace,omitempty"`
+
+	// For "save": the absolute path of the file to write ("": the
+	// server's state file).
+	Path string `json:"path,omitempty"`
 }
 
 // MaxRequest bounds the length of a request line.
@@ -121,6 +126,9 @@ type Backend struct {
 	// once the answer has been sent.
 	Shutdown func() error
 	Stop     func()
+	// Save, if set, serves "save": it writes the namespace's image to
+	// path ("": the server's state file).
+	Save func(path string) error
 }
 
 // Dir returns the directory of the current user's sandbox sockets.
@@ -399,6 +407,14 @@ func (b *Backend) handle(req *Request) Response {
 			resp.Members = b.Server.Members()
 		}
 		resp.Sets = setsOf(ns)
+	case "save":
+		if b.Save == nil {
+			resp.Error = "this namespace cannot be saved"
+		} else if req.Path != "" && !filepath.IsAbs(req.Path) {
+			resp.Error = "save: the path must be absolute"
+		} else if err := b.Save(req.Path); err != nil {
+			resp.Error = "save: " + err.Error()
+		}
 	case "shutdown":
 		if b.Shutdown == nil {
 			resp.Error = "this namespace ends with its sandbox"

@@ -197,3 +197,14 @@ func (s *Server) Settle() {
 		sup.HandleReportedExits()
 	}
 }
+
+// Image returns the namespace's state at one instant as if every member
+// had exited then (their SEM_UNDO adjustments applied to the image, not
+// to the namespace): what a restart from a saved image starts from.
+func (s *Server) Image() (*sem.Image, sem.ImageStats) {
+	var owners []sem.UndoOwner
+	for _, sup := range s.supervisors() {
+		owners = append(owners, sup.UndoOwners()...)
+	}
+	return s.ns.Image(owners)
+}

@@ -984,3 +984,15 @@ func (s *Supervisor) namespaceOf(ppid int32) *sem.Namespace {
 	}
 	return s.ns
 }
+
+// UndoOwners returns the undo lists of the live thread groups, with the
+// pid their exit would record, for sem.Namespace.Image.
+func (s *Supervisor) UndoOwners() []sem.UndoOwner {
+	var out []sem.UndoOwner
+	s.procs.Range(func(_, v any) bool {
+		p := v.(*process)
+		out = append(out, sem.UndoOwner{List: &p.undo, PID: p.tgid})
+		return true
+	})
+	return out
+}
