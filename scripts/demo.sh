@@ -8,7 +8,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh >/dev/null
 mkdir -p bin
-go build -o bin/sembox ./cmd/sembox
+CGO_ENABLED=0 go build -o bin/sembox ./cmd/sembox
 make -s -C tests/seed sem_test
 if (($#)); then
   exec bin/sembox run -- "$@"

@@ -5,6 +5,8 @@ package main
 import (
 	"fmt"
 	"os"
+	"runtime"
+	"runtime/debug"
 
 	"github.com/sembox/sembox/internal/launch"
 )
@@ -41,6 +43,9 @@ Usage:
 
   sembox ipcrm [--sandbox PID | --ns NAME] [-s ID] [-S KEY] [--all=sem]
         Remove sets from a running sandbox or shared namespace.
+
+  sembox version
+        Show the module version and the VCS revision it was built from.
 
   sembox help
         Show this text.
@@ -95,10 +100,48 @@ func main() {
 		os.Exit(ipcrm(os.Args[2:]))
 	case "ns":
 		os.Exit(ns(os.Args[2:], os.Stdout))
+	case "version", "--version", "-V":
+		fmt.Println(version())
 	case "help", "-h", "--help":
 		fmt.Print(usage)
 	default:
 		fmt.Fprintf(os.Stderr, "sembox: unknown command %q (try 'sembox help')\n", os.Args[1])
 		os.Exit(2)
 	}
+}
+
+// version describes this binary from its build information: the module
+// version (set by go install MODULE@VERSION), the VCS revision and time a
+// build from a checkout records, and the Go version.
+func version() string {
+	v, rev, when, dirty := "(devel)", "", "", false
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		if bi.Main.Version != "" {
+			v = bi.Main.Version
+		}
+		for _, s := range bi.Settings {
+			switch s.Key {
+			case "vcs.revision":
+				rev = s.Value
+			case "vcs.time":
+				when = s.Value
+			case "vcs.modified":
+				dirty = s.Value == "true"
+			}
+		}
+	}
+	out := "sembox " + v
+	if rev != "" {
+		if len(rev) > 12 {
+			rev = rev[:12]
+		}
+		out += " " + rev
+		if dirty {
+			out += "+dirty"
+		}
+		if when != "" {
+			out += " " + when
+		}
+	}
+	return out + " " + runtime.Version() + " " + runtime.GOOS + "/" + runtime.GOARCH
 }
