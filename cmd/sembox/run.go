@@ -243,7 +243,7 @@ func run(args []string) int {
 			},
 		})
 	}
-	go forwardSignals(sigs, root)
+	go forwardSignals(sigs, root, sup)
 	status := reapAll(root)
 	if r := sup.RecvWindowReport(); r != "" {
 		fmt.Fprintln(os.Stderr, "sembox:", r)
@@ -264,13 +264,16 @@ func run(args []string) int {
 // process. SIGINT and SIGQUIT typed at a terminal already reach the whole
 // foreground process group, the program included, so they are not sent a
 // second time.
-func forwardSignals(sigs <-chan os.Signal, root int) {
+func forwardSignals(sigs <-chan os.Signal, root int, sup *supervisor.Supervisor) {
 	for s := range sigs {
 		sig := s.(unix.Signal)
 		if (sig == unix.SIGINT || sig == unix.SIGQUIT) && inForegroundOfTerminal() {
 			continue
 		}
 		unix.Kill(root, sig)
+		if sup != nil {
+			sup.SignalSent(int32(root))
+		}
 	}
 }
 
@@ -363,6 +366,6 @@ func runJoined(o *runOptions, trace *os.File) int {
 		return 1
 	}
 	root := sb.Process.Pid
-	go forwardSignals(sigs, root)
+	go forwardSignals(sigs, root, nil)
 	return reapAll(root)
 }

@@ -161,6 +161,42 @@ func (s *Supervisor) parkedOf(p *process) []*call {
 	return out
 }
 
+// expedite makes the watcher look at once, and then every
+// firstSignalCheck, for a signal pending at the parked calls of thread
+// group tgid: one is known to be on its way (sembox forwarded it, or the
+// kernel sent SIGCHLD to the parent of a group that just exited).
+func (s *Supervisor) expedite(tgid int32) {
+	v, ok := s.procs.Load(tgid)
+	if !ok {
+		return
+	}
+	p := v.(*process)
+	t := now()
+	s.mu.Lock()
+	n := 0
+	for c := range p.parked {
+		if c.index < 0 {
+			continue // the watcher is looking at it
+		}
+		c.interval = firstSignalCheck
+		c.due = min(c.due, t)
+		heap.Fix(&s.parked, c.index)
+		n++
+	}
+	s.mu.Unlock()
+	if n > 0 {
+		select {
+		case s.kick <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// SignalSent tells the supervisor that a signal was just sent to thread
+// group pid (by sembox itself, say), so that a wait it interrupts ends
+// with EINTR at once rather than at the next poll.
+func (s *Supervisor) SignalSent(pid int32) { s.expedite(pid) }
+
 // interrupt ends parked call c with reason (EINTR for a signal, EAGAIN
 // for its timeout) and answers it, unless the engine has completed it
 // already (Done then answers).

@@ -186,6 +186,7 @@ type thread struct {
 type process struct {
 	ns     atomic.Pointer[sem.Namespace] // its IPC namespace; changed by unshare(CLONE_NEWIPC)
 	tgid   int32
+	ppid   int32   // its parent when it was registered (for SIGCHLD)
 	nstgid []int32 // its ids from the supervisor's pid namespace down to its own
 	undo   sem.UndoList
 	gen    atomic.Uint64 // bumped by execve: every thread's identity is stale
@@ -729,7 +730,7 @@ func (s *Supervisor) process(tgid, ppid int32, nstgid []int32) *process {
 	if err != nil {
 		return nil
 	}
-	p := &process{tgid: tgid, pidfd: fd, nstgid: append([]int32(nil), nstgid...), parked: make(map[*call]struct{})}
+	p := &process{tgid: tgid, ppid: ppid, pidfd: fd, nstgid: append([]int32(nil), nstgid...), parked: make(map[*call]struct{})}
 	p.ns.Store(s.namespaceOf(ppid))
 	s.pidNames.Store(tgid, p.nstgid)
 	if prev, loaded := s.procs.LoadOrStore(tgid, p); loaded {
@@ -872,6 +873,8 @@ func (s *Supervisor) handleExits(events []unix.EpollEvent) (stop bool) {
 			}
 			p := v.(*process)
 			s.groupExited(p)
+			// The kernel sent its parent SIGCHLD as it exited.
+			s.expedite(p.ppid)
 			if !s.procs.CompareAndDelete(ev.Fd, p) {
 				continue
 			}
