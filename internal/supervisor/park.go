@@ -15,6 +15,12 @@ import (
 const (
 	firstSignalCheck = 200 * time.Microsecond
 	maxSignalCheck   = 20 * time.Millisecond
+	// A signal sent from inside the sandbox is pending at its target
+	// within microseconds of the sender's trapped kill being let go: its
+	// targets' calls are looked at burstChecks times, burstInterval
+	// apart, from then on.
+	burstInterval = 25 * time.Microsecond
+	burstChecks   = 8
 	// statusReadsPerSecond caps the /proc reads of all parked calls
 	// together; with many parked calls each is checked less often. A
 	// read of /proc/TID/status costs ~6 µs with few threads, more with
@@ -38,6 +44,7 @@ type call struct {
 	deadline    time.Duration // when its timeout expires, if hasDeadline
 	hasDeadline bool
 	interval    time.Duration // current signal polling interval
+	burst       int           // checks left at burstInterval (a signal is on its way)
 
 	// For the trace.
 	nr   int32
@@ -192,6 +199,56 @@ func (s *Supervisor) expedite(tgid int32) {
 	}
 }
 
+// expediteAll is expedite for the parked calls of every thread group
+// (tgid 0) or of group tgid, in a burst of checks (see burstInterval):
+// the signal is not pending yet when this runs.
+func (s *Supervisor) expediteBurst(tgid int32) {
+	t := now()
+	s.mu.Lock()
+	n := 0
+	for _, c := range s.parked {
+		if tgid != 0 && c.th.proc.tgid != tgid {
+			continue
+		}
+		c.burst = burstChecks
+		c.interval = burstInterval
+		c.due = min(c.due, t+burstInterval)
+		n++
+	}
+	if n > 0 {
+		heap.Init(&s.parked)
+	}
+	s.mu.Unlock()
+	if n > 0 {
+		select {
+		case s.kick <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// checkNow looks at once, on the caller's goroutine, whether a signal
+// pending for their thread ends the parked calls of thread group tgid (0:
+// every group), as the watcher does.
+func (s *Supervisor) checkNow(tgid int32, buf []byte) {
+	s.mu.Lock()
+	var cs []*call
+	for _, c := range s.parked {
+		if tgid == 0 || c.th.proc.tgid == tgid {
+			cs = append(cs, c)
+		}
+	}
+	s.mu.Unlock()
+	var st, leader taskStatus
+	read := func(tid int32, into *taskStatus) error { return readTaskStatus(tid, buf, into) }
+	for _, c := range cs {
+		if readTaskStatus(c.th.tid, buf, &st) == nil && st.pendingUnblocked() &&
+			signalledThread(c.th.tid, c.th.proc.tgid, &st, read, &leader) {
+			s.interrupt(c, sem.EINTR)
+		}
+	}
+}
+
 // SignalSent tells the supervisor that a signal was just sent to thread
 // group pid (by sembox itself, say), so that a wait it interrupts ends
 // with EINTR at once rather than at the next poll.
@@ -280,7 +337,12 @@ func (s *Supervisor) watchParked() {
 			}
 			s.mu.Lock()
 			if !c.finished {
-				c.interval = min(c.interval*2, s.pollCapLocked())
+				if c.burst > 0 {
+					c.burst--
+					c.interval = burstInterval
+				} else {
+					c.interval = min(c.interval*2, s.pollCapLocked())
+				}
 				c.due = c.nextDue(now())
 				heap.Push(&s.parked, c)
 			}

@@ -42,6 +42,7 @@ var NamespaceSyscalls = []int{unix.SYS_UNSHARE, unix.SYS_SETNS}
 func ExtraNotify(procViews bool) []int {
 	extra := append([]int(nil), CredentialSyscalls...)
 	extra = append(extra, NamespaceSyscalls...)
+	extra = append(extra, SignalSyscalls...)
 	if procViews {
 		extra = append(extra, OpenSyscalls...)
 	}
@@ -506,7 +507,7 @@ func (w *worker) serve() {
 	switch n.Data.Nr {
 	case unix.SYS_SEMGET, unix.SYS_SEMOP, unix.SYS_SEMTIMEDOP, unix.SYS_SEMCTL:
 	default:
-		if w.serveOpen() {
+		if w.serveSignal() || w.serveOpen() {
 			return
 		}
 		if th := s.knownThread(int32(n.PID)); th != nil {

@@ -7,9 +7,15 @@
  * semop asleep on a semaphore with EINTR and never restarts it. To make
  * the window wide and the outcome deterministic, the program stops its
  * parent when that is sembox (SIGSTOP: nothing is received) while a child
- * makes its call, signals the child, waits for its handler to have run,
- * and lets sembox go on (SIGCONT). Natively the parent is not stopped:
- * the child's semop sleeps in the kernel and the signal interrupts it.
+ * makes its call, which a timer of the child's interrupts; it waits for
+ * the child's handler to have run, and lets sembox go on (SIGCONT).
+ * Natively the parent is not stopped: the child's semop sleeps in the
+ * kernel and the timer's signal interrupts it.
+ *
+ * sembox traps kill() (to look at once at the targets' waits), so no
+ * signal can be sent with kill() while it is stopped: the child's signals
+ * come from its own timers, and sembox's SIGCONT from the kernel, as the
+ * SIGIO of a pipe whose owner sembox is (F_SETOWN, F_SETSIG).
  * Either way the results must be Linux's:
  *
  *  1 P that blocks, SA_RESTART handler         -> EINTR
@@ -28,13 +34,33 @@
 
 static pid_t stopper; /* sembox, when it is our parent; else 0 */
 static volatile int *handled; /* shared: handler runs in the child */
+static int contfd[2]; /* a byte written to contfd[1] sends sembox SIGCONT */
 
 static void handler(int sig) { (void)sig; __atomic_add_fetch(handled, 1, __ATOMIC_SEQ_CST); }
 
+static void cont_sembox(void) {
+    char x = 'c';
+    if (stopper > 0 && write(contfd[1], &x, 1) != 1)
+        FATAL("write to the SIGCONT pipe");
+    usleep(1000);
+    while (stopper > 0 && read(contfd[0], &x, 1) == 1)
+        ;
+}
+
 static void watchdog(int sig) {
-    if (stopper > 0)
-        kill(stopper, SIGCONT);
+    cont_sembox();
     it_watchdog(sig);
+}
+
+/* The SIGCONT pipe: its read end's owner is sembox, its signal SIGCONT. */
+static void setup_cont(void) {
+    if (stopper <= 0)
+        return;
+    if (pipe2(contfd, O_CLOEXEC) < 0 ||
+        fcntl(contfd[0], F_SETOWN, stopper) < 0 ||
+        fcntl(contfd[0], F_SETSIG, SIGCONT) < 0 ||
+        fcntl(contfd[0], F_SETFL, O_ASYNC | O_NONBLOCK) < 0)
+        FATAL("SIGCONT pipe");
 }
 
 static pid_t parent_if_sembox(void) {
@@ -98,10 +124,6 @@ static void stop_sembox(void) {
     close(fd);
 }
 
-static void cont_sembox(void) {
-    if (stopper > 0 && kill(stopper, SIGCONT) < 0)
-        FATAL("SIGCONT sembox");
-}
 
 struct op { short num, op, flg; int timed; int restart; int nsig; };
 
@@ -120,9 +142,24 @@ static void one(int n, int id, struct op o) {
         sigemptyset(&sa.sa_mask);
         sigaction(SIGUSR1, &sa, NULL);
         close(go[1]);
+        timer_t timers[4];
+        struct sigevent ev;
+        memset(&ev, 0, sizeof ev);
+        ev.sigev_notify = SIGEV_SIGNAL;
+        ev.sigev_signo = SIGUSR1;
+        for (int i = 0; i < o.nsig; i++)
+            if (timer_create(CLOCK_MONOTONIC, &ev, &timers[i]) < 0)
+                _exit(92);
         char x;
         if (read(go[0], &x, 1) != 1)
             _exit(90);
+        /* One signal every 30 ms from now: the first comes while the call
+         * below waits (in the kernel, or for sembox to receive it). */
+        for (int i = 0; i < o.nsig; i++) {
+            struct itimerspec its = { { 0, 0 }, { 0, 30000000L * (i + 1) } };
+            if (timer_settime(timers[i], 0, &its, NULL) < 0)
+                _exit(93);
+        }
         struct sembuf b = { o.num, o.op, o.flg };
         struct timespec ten = { 10, 0 };
         int rc = o.timed ? semtimedop(id, &b, 1, &ten) : semop(id, &b, 1);
@@ -139,12 +176,8 @@ static void one(int n, int id, struct op o) {
     stop_sembox();
     if (write(go[1], "g", 1) != 1)
         FATAL("write");
-    wait_state(st, "S", "child in semop");
-    for (int i = 1; i <= o.nsig; i++) {
-        kill(c, SIGUSR1);
-        wait_handled(i);
-        wait_state(st, "SZ", "child after its handler");
-    }
+    wait_handled(o.nsig);
+    wait_state(st, "SZ", "child after its handlers");
     cont_sembox();
     int out[2];
     if (read(rp[0], out, sizeof out) != sizeof out)
@@ -160,6 +193,7 @@ static void one(int n, int id, struct op o) {
 int main(void) {
     it_setup();
     stopper = parent_if_sembox();
+    setup_cont();
     signal(SIGALRM, watchdog);
     handled = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     if (handled == MAP_FAILED)

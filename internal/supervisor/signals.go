@@ -1,0 +1,68 @@
+package supervisor
+
+import (
+	"golang.org/x/sys/unix"
+)
+
+// SignalSyscalls are the native calls that send a signal. The filter
+// traps them so that the supervisor, which decides when a parked semop
+// ends with EINTR, looks at the targets as soon as the signal is pending
+// instead of at its next poll. They continue unchanged.
+var SignalSyscalls = []int{unix.SYS_KILL, unix.SYS_TKILL, unix.SYS_TGKILL,
+	unix.SYS_RT_SIGQUEUEINFO, unix.SYS_RT_TGSIGQUEUEINFO, unix.SYS_PIDFD_SEND_SIGNAL}
+
+// serveSignal lets a trapped signal-sending call in w.n continue and
+// hurries the signal checks of the parked calls it may interrupt. It
+// reports false if the call is not one of SignalSyscalls.
+//
+// A SIGCONT ends a stop signal still pending at its target (Linux's
+// prepare_signal), which interrupted the target's semop in Linux even
+// though the target, asleep in a trapped call, has not acted on it yet:
+// the targets are looked at before the SIGCONT is let go.
+func (w *worker) serveSignal() bool {
+	s, n := w.s, &w.n
+	a := &n.Data.Args
+	var tgid int32 // 0: any thread group may be a target
+	var sig uint64
+	switch n.Data.Nr {
+	case unix.SYS_KILL:
+		if pid := int32(a[0]); pid > 0 {
+			tgid = pid
+		}
+		sig = a[1]
+	case unix.SYS_TKILL:
+		th := s.knownThread(int32(a[0]))
+		if th == nil {
+			w.continueCall() // a thread never seen has no parked call
+			return true
+		}
+		tgid, sig = th.proc.tgid, a[1]
+	case unix.SYS_TGKILL, unix.SYS_RT_TGSIGQUEUEINFO:
+		tgid, sig = int32(a[0]), a[2]
+	case unix.SYS_RT_SIGQUEUEINFO:
+		tgid, sig = int32(a[0]), a[1]
+	case unix.SYS_PIDFD_SEND_SIGNAL:
+		sig = a[1]
+	default:
+		return false
+	}
+	if tgid < 0 {
+		tgid = 0
+	}
+	// Pids are those of the caller's pid namespace: if it is not the
+	// supervisor's, any group may be meant.
+	if th := s.knownThread(int32(n.PID)); th == nil || len(th.proc.nstgid) > 1 {
+		tgid = 0
+	}
+	if sig == 0 || sig >= 65 || s.nparked.Load() == 0 {
+		w.continueCall()
+		return true
+	}
+	if sig == uint64(unix.SIGCONT) {
+		w.yieldTurn() // /proc reads
+		s.checkNow(tgid, w.buf)
+	}
+	w.continueCall()
+	s.expediteBurst(tgid)
+	return true
+}
