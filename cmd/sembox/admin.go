@@ -121,6 +121,9 @@ func ipcs(args []string, out io.Writer) int {
 		fmt.Fprintf(os.Stderr, "sembox ipcs: %v\n", err)
 		return 1
 	}
+	if len(socks) == 0 && !asJSON {
+		fmt.Fprintln(os.Stderr, "sembox ipcs: no sandbox or shared namespace of yours is running")
+	}
 	req := control.Request{Op: "list"}
 	if mode == "info" {
 		req = control.Request{Op: "info", ID: id}
