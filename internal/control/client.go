@@ -128,22 +128,17 @@ func roundTrip(c *net.UnixConn, req Request, oob []byte) (*Response, error) {
 }
 
 // Namespaces lists the sockets of the current user's shared namespaces
-// (NamespaceDir), sorted by name. Sockets nobody listens on any more are
-// removed.
+// (NamespaceDir), sorted by name; that of a namespace given by path is
+// a link to it. A socket nobody listens on any more (its server was
+// killed) is listed too.
 func Namespaces() ([]Target, error) {
-	entries, err := os.ReadDir(NamespaceDir())
-	if errors.Is(err, os.ErrNotExist) {
-		return nil, nil
-	}
+	entries, err := sockets(NamespaceDir())
 	if err != nil {
 		return nil, err
 	}
 	var out []Target
 	for _, e := range entries {
-		name, ok := strings.CutSuffix(e.Name(), ".sock")
-		if !ok {
-			continue
-		}
+		name := strings.TrimSuffix(e.Name(), ".sock")
 		path := filepath.Join(NamespaceDir(), e.Name())
 		t := Target{Socket: path, Name: name}
 		if e.Type()&os.ModeSymlink != 0 {

@@ -481,19 +481,13 @@ func (b *Backend) handle(req *Request) Response {
 // Sandboxes lists the sockets of the current user's running sandboxes,
 // sorted by pid.
 func Sandboxes() ([]int, error) {
-	entries, err := os.ReadDir(Dir())
-	if errors.Is(err, os.ErrNotExist) {
-		return nil, nil
-	}
+	entries, err := sockets(Dir())
 	if err != nil {
 		return nil, err
 	}
 	var pids []int
 	for _, e := range entries {
-		name, ok := strings.CutSuffix(e.Name(), ".sock")
-		if !ok {
-			continue
-		}
+		name := strings.TrimSuffix(e.Name(), ".sock")
 		if pid, err := strconv.Atoi(name); err == nil {
 			if unix.Kill(pid, 0) == unix.ESRCH {
 				os.Remove(filepath.Join(Dir(), e.Name())) // stale
@@ -504,6 +498,22 @@ func Sandboxes() ([]int, error) {
 	}
 	sort.Ints(pids)
 	return pids, nil
+}
+
+// sockets lists the entries of dir named *.sock (none if dir does not
+// exist).
+func sockets(dir string) ([]os.DirEntry, error) {
+	entries, err := os.ReadDir(dir)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	var out []os.DirEntry
+	for _, e := range entries {
+		if strings.HasSuffix(e.Name(), ".sock") {
+			out = append(out, e)
+		}
+	}
+	return out, err
 }
 
 // Ask sends one request to the sandbox run by sembox process pid.
