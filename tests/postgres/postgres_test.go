@@ -118,3 +118,37 @@ func TestPostgresPgbench(t *testing.T) {
 		t.Fatalf("run.sh printed no RESULT line\n%s", lastLines(out, 150))
 	}
 }
+
+// TestPostgresSharedNamespace runs PostgreSQL as an unprivileged user in a
+// shared namespace that root made (--ns PATH --ns-mode 0666), each command
+// its own sembox run (shared.sh): root's sembox ipcs sees its sets, owned
+// by that user; pgbench has no failed transaction; the sets are gone after
+// the stop.
+func TestPostgresSharedNamespace(t *testing.T) {
+	if os.Getenv("SEMBOX_SKIP_POSTGRES") == "1" {
+		t.Skip("SEMBOX_SKIP_POSTGRES=1")
+	}
+	if os.Geteuid() != 0 {
+		t.Fatal("needs root; set SEMBOX_SKIP_POSTGRES=1 to skip")
+	}
+	out, err := script(t, buildTimeout, nil, "build.sh")
+	if err != nil {
+		t.Fatalf("build.sh failed: %v\n%s", err, lastLines(out, 80))
+	}
+	bin := filepath.Join(t.TempDir(), "sembox")
+	if b, err := exec.Command("go", "build", "-o", bin, "../../cmd/sembox").CombinedOutput(); err != nil {
+		t.Fatalf("go build ./cmd/sembox: %v\n%s", err, b)
+	}
+	out, err = script(t, runTimeout, []string{"SEMBOX=" + bin}, "shared.sh")
+	if err != nil {
+		t.Fatalf("shared.sh failed: %v\n%s", err, lastLines(out, 80))
+	}
+	for _, l := range strings.Split(out, "\n") {
+		if strings.HasPrefix(l, "shared.sh: ") || strings.HasPrefix(l, "RESULT ") {
+			t.Log(l)
+		}
+	}
+	if !strings.Contains(out, "RESULT shared_sets=") {
+		t.Fatalf("shared.sh printed no RESULT line\n%s", lastLines(out, 80))
+	}
+}
