@@ -34,6 +34,14 @@
 // under the set's lock, so exactly one of them wins and an update is
 // never lost or applied twice.
 //
+// A Waiter may carry a Commit hook, for callers whose result can fail to
+// be delivered after it was decided (a trapped call whose answer the
+// kernel refuses because a signal ended its wait, Linux < 5.19). The
+// engine calls it under the set's lock when the call succeeds, its own
+// call or a completion on its behalf, before anything else can see the
+// result; if it returns false, the operations are taken back exactly and
+// the call ends with EINTR, as if it had never been queued.
+//
 // An UndoList is an undo owner: the SEM_UNDO adjustments of a thread group
 // (threads share it; a forked child gets a new one; execve keeps it).
 // ExitUndo applies it when the owner's last member has exited, as

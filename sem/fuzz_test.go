@@ -16,6 +16,8 @@ type fuzzWaiter struct {
 	sops  []abi.Sembuf
 	done  int // Done calls
 	ended bool
+	// commit: 0 no Commit hook, 1 one that accepts, 2 one that refuses.
+	commit, commits int
 }
 
 // semopsState runs FuzzSemops' actions on a 3-semaphore set and checks
@@ -88,8 +90,8 @@ func (s *semopsState) check() {
 	}
 	queued := 0
 	for _, fw := range s.waiters {
-		if fw.done > 1 {
-			s.fatalf("Done called %d times", fw.done)
+		if fw.done > 1 || fw.commits > 1 {
+			s.fatalf("Done called %d times, Commit %d times", fw.done, fw.commits)
 		}
 		if fw.ended {
 			continue
@@ -148,6 +150,9 @@ func (s *semopsState) check() {
 // and that the invariants hold: values in 0..SEMVMX, value + adjustments
 // conserved, each queued waiter counted exactly once by GETNCNT/GETZCNT,
 // no queued waiter that could proceed (no lost wake-up), Done at most once.
+// Blocking calls 4 and 5 carry a Commit hook that accepts or refuses: a
+// refused completion must leave no trace (conservation) and let the
+// waiters behind it proceed (no lost wake-up).
 func FuzzSemops(f *testing.F) {
 	f.Add([]byte{0x00, 0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07})
 	f.Add([]byte("\x10\x00\xff\x10\x41\x01\x20\x12\x01\x02\x30\x00\x05"))
@@ -160,6 +165,12 @@ func FuzzSemops(f *testing.F) {
 		0x06, 0x01, // cancel waiter 1
 		0x23, 0x00, 0x01, 0xf0, // task 2 waits: {1, -1}
 		0x00, 0x00, 0x01, 0x10, // task 0: {1, +1}
+	})
+	// A V wakes a waiter whose Commit refuses (5): the next one (3) gets it.
+	f.Add([]byte{
+		0x05, 0x00, 0x00, 0xf0, // task 0 waits: {0, -1}, Commit refuses
+		0x13, 0x00, 0x00, 0xf0, // task 1 waits: {0, -1}
+		0x20, 0x00, 0x00, 0x10, // task 2: {0, +1}
 	})
 	f.Fuzz(func(t *testing.T, data []byte) {
 		if len(data) > 2000 {
@@ -209,15 +220,35 @@ func FuzzSemops(f *testing.F) {
 					}
 					break
 				}
-				fw := &fuzzWaiter{task: task, sops: sops}
+				fw := &fuzzWaiter{task: task, sops: sops, commit: int(b&0xf) - 3}
 				fw.w = &sem.Waiter{Done: func(w *sem.Waiter) {
 					fw.done++
 					if w.Err == 0 {
 						s.applied(fw.sops)
 					}
+					// A success is committed, a refusal ends with EINTR.
+					if fw.commit != 0 && (w.Err == 0) != (fw.commit == 1 && fw.commits == 1) ||
+						fw.commit == 2 && (w.Err == sem.EINTR) != (fw.commits == 1) {
+						s.fatalf("waiter %v (Commit %d) ended with %s after %d Commit calls", fw.sops, fw.commit, errName(w.Err), fw.commits)
+					}
 				}}
+				if fw.commit != 0 { // 4: Commit accepts, 5: Commit refuses
+					fw.w.Commit = func(*sem.Waiter) bool {
+						fw.commits++
+						return fw.commit == 1
+					}
+				}
 				blocked, err := ns.Semtimedop(tk, s.id, sops, nil, fw.w)
-				s.log = append(s.log, fmt.Sprintf("task %d blocking semop %v = %v %s", task, sops, blocked, errName(err)))
+				s.log = append(s.log, fmt.Sprintf("task %d blocking semop %v (Commit %d) = %v %s", task, sops, fw.commit, blocked, errName(err)))
+				// Its own call is committed if and only if it succeeds
+				// at once, and ends with EINTR if refused.
+				ownOK := err == 0
+				if fw.commit == 2 {
+					ownOK = err == sem.EINTR
+				}
+				if fw.commit != 0 && (fw.commits == 1) != (!blocked && ownOK) || fw.commits > 1 || fw.commit == 2 && !blocked && err == 0 {
+					s.fatalf("own call %v (Commit %d) = %v, %s after %d Commit calls", sops, fw.commit, blocked, errName(err), fw.commits)
+				}
 				if blocked {
 					s.waiters = append(s.waiters, fw)
 				} else if err == 0 {
@@ -277,7 +308,8 @@ func FuzzSemops(f *testing.F) {
 			if !fw.ended && (fw.w.Queued() || fw.done != 1) {
 				t.Fatalf("after IPC_RMID: queued %v, Done %d times", fw.w.Queued(), fw.done)
 			}
-			if !fw.ended && fw.done == 1 && fw.w.Err != sem.EIDRM && !slices.Contains([]sem.Errno{0, sem.EAGAIN, sem.ERANGE}, fw.w.Err) {
+			refused := fw.commit == 2 && fw.w.Err == sem.EINTR
+			if !fw.ended && fw.done == 1 && fw.w.Err != sem.EIDRM && !slices.Contains([]sem.Errno{0, sem.EAGAIN, sem.ERANGE}, fw.w.Err) && !refused {
 				t.Fatalf("after IPC_RMID: Err %s", errName(fw.w.Err))
 			}
 		}

@@ -54,6 +54,10 @@ type mWaiter struct {
 	done     bool // completed or cancelled
 	canceled bool
 	err      sem.Errno
+	// Commit hook (model_commit_test.go): commit is whether the waiter
+	// has one, refuse whether it refuses, commits how often it was called.
+	commit, refuse bool
+	commits        int
 }
 
 type model struct {
@@ -248,7 +252,7 @@ func (m *model) semop(task int, id int32, sops []abi.Sembuf, timeout *abi.Timesp
 	if !m.perm(task, s, flag) {
 		return false, sem.EACCES
 	}
-	blockAt, err := m.perform(s, sops, task)
+	blockAt, err := m.performCommit(s, sops, task, w)
 	switch {
 	case err != 0:
 		return false, err
@@ -270,7 +274,7 @@ func (m *model) semop(task int, id int32, sops []abi.Sembuf, timeout *abi.Timesp
 // retry tries a queued waiter again; it reports whether it completed
 // successfully.
 func (m *model) retry(w *mWaiter) bool {
-	blockAt, err := m.perform(w.set, w.sops, w.task)
+	blockAt, err := m.performCommit(w.set, w.sops, w.task, w)
 	if blockAt >= 0 {
 		w.blocking = blockAt
 		return false
@@ -593,6 +597,7 @@ type driverWaiter struct {
 	mw       *mWaiter
 	doneRuns int       // Done calls seen for the current wait
 	doneErr  sem.Errno // Err seen by Done
+	commits  int       // Commit calls seen
 }
 
 type driver struct {
@@ -606,6 +611,7 @@ type driver struct {
 	waiters []*driverWaiter
 	log     []string
 	failed  bool
+	commits bool // give blocking calls Commit hooks (model_commit_test.go)
 }
 
 func newDriver(t testing.TB, c chooser) *driver {
@@ -754,11 +760,17 @@ func (d *driver) step() {
 		}
 		dw := &driverWaiter{mw: &mWaiter{n: len(d.waiters)}}
 		dw.ew = &sem.Waiter{Done: func(w *sem.Waiter) { dw.doneRuns++; dw.doneErr = w.Err }}
+		if d.commits {
+			d.addCommit(dw)
+		}
 		blocked, gerr := d.ns.Semtimedop(tk, id, sops, timeout, dw.ew)
 		mblocked, merr := d.m.semop(task, id, sops, timeout, dw.mw)
-		d.logf("task %d: semop(%d, %v, %v) = blocked %v, %s (waiter %d)", task, id, sops, timeout, blocked, errName(gerr), dw.mw.n)
+		d.logf("task %d: semop(%d, %v, %v) = blocked %v, %s (waiter %d%s)", task, id, sops, timeout, blocked, errName(gerr), dw.mw.n, commitNote(dw.mw))
 		if blocked != mblocked || gerr != merr {
 			d.fail("blocking semop(%d, %v) by %d: engine %v, %s; model %v, %s", id, sops, task, blocked, errName(gerr), mblocked, errName(merr))
+		}
+		if dw.commits != dw.mw.commits {
+			d.fail("semop(%d, %v) by %d: engine called Commit %d times, model %d", id, sops, task, dw.commits, dw.mw.commits)
 		}
 		if blocked && mblocked {
 			d.waiters = append(d.waiters, dw)
@@ -913,6 +925,8 @@ func (d *driver) check() {
 			d.fail("waiter %d: engine Err %s, model %s", mw.n, errName(dw.ew.Err), errName(mw.err))
 		case dw.doneRuns > 1:
 			d.fail("waiter %d: Done called %d times", mw.n, dw.doneRuns)
+		case dw.commits != mw.commits:
+			d.fail("waiter %d: engine called Commit %d times, model %d", mw.n, dw.commits, mw.commits)
 		}
 	}
 	// Forget finished waiters, checking Done was called exactly for the

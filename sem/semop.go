@@ -15,6 +15,10 @@ import (
 //   - the caller gives up (a signal, a timeout) with Cancel, which returns
 //     true and Done is not called;
 //   - both race: exactly one of them wins, decided under the set's lock.
+//
+// If the waiter has a Commit hook that refuses a completion on its behalf,
+// that completion is taken back and the wait ends with EINTR, Done called
+// as for a completion.
 type Waiter struct {
 	// Done is called when another caller completes the wait. It must not
 	// block and must not call back into the namespace for this set.
@@ -26,9 +30,37 @@ type Waiter struct {
 	// longer exists never consumes a semaphore. It must be quick and must
 	// not call into the namespace.
 	Alive func(w *Waiter) bool
+	// Commit, if set, is called under the set's lock at the moment w's
+	// call succeeds with its operations performed — its own call in
+	// Semtimedop, when it succeeds at once, or a completion on its behalf
+	// by another caller's semop, SETVAL, SETALL or undo — before anything
+	// else can see the result. The caller of the engine delivers the
+	// call's result there (Err is 0). If Commit returns false (the result
+	// could not be delivered: the caller is gone or was interrupted), the
+	// engine takes the completion back exactly: the operations are undone
+	// (values, SEM_UNDO adjustments, sempids, otime as they were), w is
+	// removed from its queue, and everything goes on as if w had never
+	// been queued (waiters behind it may then proceed). For its own call
+	// Semtimedop then returns blocked=false, err=EINTR; for a completion
+	// on its behalf Done is called with EINTR. If Commit returns true, a
+	// completion on w's behalf goes on as without Commit: Done is called
+	// with Err 0 once the lock is released. Commit must not block for
+	// long and must not call into the namespace.
+	//
+	// Commit is called at most once per call, and only for a success: an
+	// end that performs nothing (EIDRM at IPC_RMID, ERANGE or EAGAIN when
+	// a multi-op call is retried, EINTR for a caller Alive reports dead,
+	// Cancel, a call that fails at once) does not call it, and Done
+	// reports it as without Commit; a call that blocks is committed when
+	// it is completed. Alive is asked first, as without Commit. An undo entry the call created
+	// for SEM_UNDO stays after a take-back, with its adjustments as they
+	// were (Linux also keeps it). With Commit nil the engine behaves
+	// exactly as without it.
+	Commit func(w *Waiter) bool
 	// Err is the call's result once it has ended: 0, EIDRM, ERANGE,
 	// EAGAIN (an IPC_NOWAIT operation of a multi-op call would have
-	// blocked on retry), or what Cancel was given.
+	// blocked on retry), EINTR (Alive or Commit returned false), or what
+	// Cancel was given.
 	Err Errno
 
 	// The fields below are protected by set.mu while the waiter is queued.
@@ -115,7 +147,9 @@ func (ns *Namespace) CheckNsops(nsops uint64) Errno {
 // Cancel(w, EAGAIN) when it expires) and signals (Cancel(w, EINTR)). A zero
 // timeout never queues: it fails with EAGAIN, as the kernel's expired
 // timer does. w may be nil if the caller cannot wait; a call that would
-// block then fails with EAGAIN.
+// block then fails with EAGAIN. If w has a Commit hook, it is called when
+// the call succeeds at once, and if it refuses, the call is taken back and
+// Semtimedop returns blocked=false, err=EINTR (see Waiter.Commit).
 func (ns *Namespace) Semtimedop(t *Task, semid int32, sops []abi.Sembuf, timeout *abi.Timespec, w *Waiter) (blocked bool, err Errno) {
 	if err := ns.CheckNsops(uint64(len(sops))); err != 0 {
 		return false, err
@@ -172,7 +206,13 @@ func (ns *Namespace) Semtimedop(t *Task, semid int32, sops []abi.Sembuf, timeout
 		return false, EIDRM
 	}
 
-	blockAt, err := s.performLocked(sops, un, t.PID)
+	var blockAt int
+	if w != nil && w.Commit != nil {
+		// EINTR: it succeeded and Commit refused; taken back.
+		blockAt, err = s.performCommitLocked(w, sops, un, t.PID)
+	} else {
+		blockAt, err = s.performLocked(sops, un, t.PID)
+	}
 	switch {
 	case err != 0:
 		s.mu.Unlock()
@@ -451,7 +491,14 @@ func (s *Set) wakeConstLocked(num int, wake *wakeList) bool {
 			w = next
 			continue
 		}
-		blockAt, err := s.performLocked(w.sops, w.undo, w.pid)
+		// err is EINTR if Commit refused: w leaves, nothing changed.
+		var blockAt int
+		var err Errno
+		if w.Commit == nil {
+			blockAt, err = s.performLocked(w.sops, w.undo, w.pid)
+		} else {
+			blockAt, err = s.performCommitLocked(w, w.sops, w.undo, w.pid)
+		}
 		if blockAt >= 0 {
 			w.blocking = blockAt
 		} else {
@@ -492,7 +539,15 @@ restart:
 			w = next
 			continue
 		}
-		blockAt, err := s.performLocked(w.sops, w.undo, w.pid)
+		// err is EINTR if Commit refused: w leaves, nothing changed,
+		// and the scan goes on with the next waiter.
+		var blockAt int
+		var err Errno
+		if w.Commit == nil {
+			blockAt, err = s.performLocked(w.sops, w.undo, w.pid)
+		} else {
+			blockAt, err = s.performCommitLocked(w, w.sops, w.undo, w.pid)
+		}
 		if blockAt >= 0 {
 			w.blocking = blockAt
 			w = next
