@@ -81,7 +81,7 @@ type JoinConfig struct {
 // The supervisor is serving when Join returns.
 func (s *Server) Join(listener int, c JoinConfig) (*supervisor.Supervisor, Member, error) {
 	sup, err := supervisor.New(supervisor.Config{Listener: listener, Namespace: s.ns, Clock: s.clock,
-		Trace: c.Trace, Floor: c.Floor, MeasureRecvWindow: c.MeasureRecvWindow, Order: &s.order})
+		Trace: c.Trace, Floor: c.Floor, MeasureRecvWindow: c.MeasureRecvWindow, Order: &s.order, Signals: s})
 	if err != nil {
 		closeListener(listener)
 		if c.Closer != nil {
@@ -207,4 +207,20 @@ func (s *Server) Image() (*sem.Image, sem.ImageStats) {
 		owners = append(owners, sup.UndoOwners()...)
 	}
 	return s.ns.Image(owners)
+}
+
+// Sent tells every member's supervisor of a signal a member is sending
+// (supervisor.SignalRouter): its target may be served by any of them.
+// With cont (a SIGCONT), all look before it is sent.
+func (s *Server) Sent(tgid int32, cont bool, send func()) {
+	sups := s.supervisors()
+	if cont {
+		for _, sup := range sups {
+			sup.SignalSending(tgid, true, nil)
+		}
+	}
+	send()
+	for _, sup := range sups {
+		sup.SignalSending(tgid, false, nil)
+	}
 }

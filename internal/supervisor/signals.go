@@ -54,15 +54,43 @@ func (w *worker) serveSignal() bool {
 	if th := s.knownThread(int32(n.PID)); th == nil || len(th.proc.nstgid) > 1 {
 		tgid = 0
 	}
-	if sig == 0 || sig >= 65 || s.nparked.Load() == 0 {
+	if sig == 0 || sig >= 65 {
 		w.continueCall()
 		return true
 	}
-	if sig == uint64(unix.SIGCONT) {
-		w.yieldTurn() // /proc reads
-		s.checkNow(tgid, w.buf)
+	if s.signals != nil {
+		// Any member of the namespace may be the target.
+		if sig == uint64(unix.SIGCONT) {
+			w.yieldTurn()
+		}
+		s.signals.Sent(tgid, sig == uint64(unix.SIGCONT), w.continueCall)
+		return true
 	}
-	w.continueCall()
-	s.expediteBurst(tgid)
+	s.SignalSending(tgid, sig == uint64(unix.SIGCONT), w.continueCall)
 	return true
+}
+
+// SignalRouter hands the news of a signal sent from inside one member
+// of a namespace to the supervisors of all its members (see
+// Config.Signals).
+type SignalRouter interface {
+	// Sent calls SignalSending of every supervisor, with send called
+	// once, in the right place.
+	Sent(tgid int32, cont bool, send func())
+}
+
+// SignalSending handles a signal about to be sent to thread group tgid
+// (0: any) from inside a sandbox: send lets the sending call go. If cont
+// (a SIGCONT), the calls of tgid are looked at first; after send, in a
+// burst of checks. send may be nil (another supervisor sends it).
+func (s *Supervisor) SignalSending(tgid int32, cont bool, send func()) {
+	if cont && s.nparked.Load() > 0 {
+		s.checkNow(tgid, make([]byte, 4096))
+	}
+	if send != nil {
+		send()
+	}
+	if s.nparked.Load() > 0 {
+		s.expediteBurst(tgid)
+	}
 }

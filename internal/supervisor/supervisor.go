@@ -66,6 +66,9 @@ type Config struct {
 	// Features are the optional kernel features to use where present;
 	// nil means those FeaturesFromEnv leaves on.
 	Features *Features
+	// Signals, if set, learns of the signals the sandbox sends, for every
+	// supervisor of the namespace; else only this one looks.
+	Signals SignalRouter
 	// Order, if set, is shared with the other supervisors of the
 	// namespace, so that calls take effect in the order of receipt across
 	// them (see ArrivalOrder).
@@ -145,7 +148,8 @@ type Supervisor struct {
 	inflight atomic.Int32
 	nparked  atomic.Int32
 
-	features Features // the optional kernel features in use
+	features Features     // the optional kernel features in use
+	signals  SignalRouter // Config.Signals
 
 	served atomic.Uint64 // semaphore calls answered
 	floor  bool          // answer without serving (Config.Floor)
@@ -227,6 +231,7 @@ func New(c Config) (*Supervisor, error) {
 		turn: make(chan struct{}, 1), evfd: evfd, stop: make(chan struct{}), exitsDone: make(chan struct{}), done: make(chan struct{})}
 	s.turn <- struct{}{}
 	s.watchFD(evfd, 0, eventStop)
+	s.signals = c.Signals
 	if s.order = c.Order; s.order == nil {
 		s.order = &ArrivalOrder{}
 	}
