@@ -68,6 +68,14 @@
 // call is never restarted, as in Linux. The polling interval starts small
 // and backs off for long waits, which bounds the signal-to-EINTR latency.
 //
+// Most signals that reach a waiter are sent from inside the sandbox: the
+// filter traps kill, tkill, tgkill, rt_(tg)sigqueueinfo and
+// pidfd_send_signal, which the supervisor lets go at once and then checks
+// their targets' waits in a short burst (serveSignal); before a SIGCONT it
+// checks first, since a stop signal still pending interrupted the semop in
+// Linux and SIGCONT discards it. A signal sembox forwards, and the
+// SIGCHLD of a watched process's exit, hurry the check as well.
+//
 // # Identity
 //
 // The engine needs the caller's thread group (the undo owner, and the pid

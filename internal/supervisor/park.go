@@ -210,6 +210,9 @@ func (s *Supervisor) expediteBurst(tgid int32) {
 		if tgid != 0 && c.th.proc.tgid != tgid {
 			continue
 		}
+		if c.burst >= burstChecks/2 {
+			continue // a burst under way looks soon enough
+		}
 		c.burst = burstChecks
 		c.interval = burstInterval
 		c.due = min(c.due, t+burstInterval)
