@@ -168,59 +168,53 @@ func (s *Supervisor) parkedOf(p *process) []*call {
 	return out
 }
 
-// expedite makes the watcher look at once, and then every
-// firstSignalCheck, for a signal pending at the parked calls of thread
-// group tgid: one is known to be on its way (sembox forwarded it, or the
-// kernel sent SIGCHLD to the parent of a group that just exited).
-func (s *Supervisor) expedite(tgid int32) {
+// eachTargetLocked calls f for every parked call of thread group tgid
+// (0: of every group) that sits in the watcher's heap.
+// Precondition: s.mu is held.
+func (s *Supervisor) eachTargetLocked(tgid int32, f func(c *call)) {
+	if tgid == 0 {
+		for _, c := range s.parked {
+			f(c)
+		}
+		return
+	}
 	v, ok := s.procs.Load(tgid)
 	if !ok {
 		return
 	}
-	p := v.(*process)
-	t := now()
-	s.mu.Lock()
-	n := 0
-	for c := range p.parked {
-		if c.index < 0 {
-			continue // the watcher is looking at it
-		}
-		c.interval = firstSignalCheck
-		c.due = min(c.due, t)
-		heap.Fix(&s.parked, c.index)
-		n++
-	}
-	s.mu.Unlock()
-	if n > 0 {
-		select {
-		case s.kick <- struct{}{}:
-		default:
+	for c := range v.(*process).parked {
+		if c.index >= 0 { // else the watcher is looking at it
+			f(c)
 		}
 	}
 }
 
-// expediteAll is expedite for the parked calls of every thread group
-// (tgid 0) or of group tgid, in a burst of checks (see burstInterval):
-// the signal is not pending yet when this runs.
-func (s *Supervisor) expediteBurst(tgid int32) {
-	t := now()
+// expedite makes the watcher look for a signal at the parked calls of
+// thread group tgid (0: every group) in a burst of checks burstInterval
+// apart: one is on its way. If pending, it is pending already (sembox
+// forwarded it, or the kernel sent SIGCHLD to the parent of a group that
+// just exited) and the first check comes at once; else (a trapped kill
+// about to be let go) after burstInterval. A call already in a burst is
+// left to it.
+func (s *Supervisor) expedite(tgid int32, pending bool) {
+	due := now()
+	if !pending {
+		due += burstInterval
+	}
 	s.mu.Lock()
 	n := 0
-	for _, c := range s.parked {
-		if tgid != 0 && c.th.proc.tgid != tgid {
-			continue
-		}
+	s.eachTargetLocked(tgid, func(c *call) {
 		if c.burst >= burstChecks/2 {
-			continue // a burst under way looks soon enough
+			return
 		}
 		c.burst = burstChecks
 		c.interval = burstInterval
-		c.due = min(c.due, t+burstInterval)
+		if due < c.due {
+			c.due = due
+			heap.Fix(&s.parked, c.index)
+		}
 		n++
-	}
-	if n > 0 {
-		heap.Init(&s.parked)
-	}
+	})
 	s.mu.Unlock()
 	if n > 0 {
 		select {
@@ -236,11 +230,7 @@ func (s *Supervisor) expediteBurst(tgid int32) {
 func (s *Supervisor) checkNow(tgid int32, buf []byte) {
 	s.mu.Lock()
 	var cs []*call
-	for _, c := range s.parked {
-		if tgid == 0 || c.th.proc.tgid == tgid {
-			cs = append(cs, c)
-		}
-	}
+	s.eachTargetLocked(tgid, func(c *call) { cs = append(cs, c) })
 	s.mu.Unlock()
 	var st, leader taskStatus
 	read := func(tid int32, into *taskStatus) error { return readTaskStatus(tid, buf, into) }
@@ -255,7 +245,7 @@ func (s *Supervisor) checkNow(tgid int32, buf []byte) {
 // SignalSent tells the supervisor that a signal was just sent to thread
 // group pid (by sembox itself, say), so that a wait it interrupts ends
 // with EINTR at once rather than at the next poll.
-func (s *Supervisor) SignalSent(pid int32) { s.expedite(pid) }
+func (s *Supervisor) SignalSent(pid int32) { s.expedite(pid, true) }
 
 // interrupt ends parked call c with reason (EINTR for a signal, EAGAIN
 // for its timeout) and answers it, unless the engine has completed it

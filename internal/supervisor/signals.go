@@ -91,6 +91,6 @@ func (s *Supervisor) SignalSending(tgid int32, cont bool, send func()) {
 		send()
 	}
 	if s.nparked.Load() > 0 {
-		s.expediteBurst(tgid)
+		s.expedite(tgid, false)
 	}
 }

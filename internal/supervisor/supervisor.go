@@ -880,7 +880,7 @@ func (s *Supervisor) handleExits(events []unix.EpollEvent) (stop bool) {
 			p := v.(*process)
 			s.groupExited(p)
 			// The kernel sent its parent SIGCHLD as it exited.
-			s.expedite(p.ppid)
+			s.expedite(p.ppid, true)
 			if !s.procs.CompareAndDelete(ev.Fd, p) {
 				continue
 			}
