@@ -118,7 +118,12 @@ func (o *ArrivalOrder) skip(t uint64) {
 // after it that was not skipped, the one whose turn it is, and wakes its
 // worker if it waits.
 // Precondition: o.mu is held and next is t.
+//
+// next is stored only if skipped tickets moved it: when t itself was not
+// skipped, its worker may be past a fast-path wait and in its own done,
+// storing t+1 concurrently, and storing t again would move next back.
 func (o *ArrivalOrder) advanceLocked(t uint64) {
+	from := t
 	for {
 		if _, ok := o.skipped[t]; !ok {
 			break
@@ -127,7 +132,9 @@ func (o *ArrivalOrder) advanceLocked(t uint64) {
 		o.npending.Add(-1)
 		t++
 	}
-	o.next.Store(t)
+	if t != from {
+		o.next.Store(t)
+	}
 	if wake, ok := o.waiting[t]; ok {
 		delete(o.waiting, t)
 		o.npending.Add(-1)

@@ -91,3 +91,52 @@ func BenchmarkArrivalOrderFastPath(b *testing.B) {
 		o.done(tk)
 	}
 }
+
+// TestArrivalOrderBackToBack races done against a later ticket's fast
+// path: workers start in ticket order without delays, so a ticket is often
+// up before its predecessor's done has finished. A done that moved next
+// back to a ticket that had already run hung this test.
+func TestArrivalOrderBackToBack(t *testing.T) {
+	for round := range 200 {
+		var o ArrivalOrder
+		const n = 256
+		r := rand.New(rand.NewPCG(uint64(round), 2))
+		var (
+			wg      sync.WaitGroup
+			mu      sync.Mutex
+			ran     []uint64
+			want    []uint64
+			stepped = make(chan struct{})
+		)
+		for range n {
+			tk := o.draw()
+			skip := r.IntN(8) == 0
+			if !skip {
+				want = append(want, tk)
+			}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				if skip {
+					o.skip(tk)
+					return
+				}
+				o.wait(tk, make(chan struct{}, 1))
+				mu.Lock()
+				ran = append(ran, tk)
+				mu.Unlock()
+				o.done(tk)
+			}()
+		}
+		go func() { wg.Wait(); close(stepped) }()
+		select {
+		case <-stepped:
+		case <-time.After(10 * time.Second):
+			mu.Lock()
+			t.Fatalf("round %d: stuck after %d of %d steps, next %d", round, len(ran), len(want), o.next.Load())
+		}
+		if !slices.Equal(ran, want) {
+			t.Fatalf("round %d: ran %v, want %v", round, ran, want)
+		}
+	}
+}
