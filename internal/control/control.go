@@ -131,15 +131,30 @@ type Backend struct {
 	Save func(path string) error
 }
 
-// Dir returns the directory of the current user's sandbox sockets.
+// Dir returns the directory of the current user's sandbox sockets:
+// /run/sembox for root, unless root here is the root of a user namespace
+// (a rootless container) that does not own it and cannot make it; then,
+// as for other users, $XDG_RUNTIME_DIR/sembox or $TMPDIR/sembox-UID.
 func Dir() string {
-	if os.Geteuid() == 0 {
+	if os.Geteuid() == 0 && rootMayUse("/run/sembox") {
 		return "/run/sembox"
 	}
 	if d := os.Getenv("XDG_RUNTIME_DIR"); d != "" {
 		return filepath.Join(d, "sembox")
 	}
 	return filepath.Join(os.TempDir(), "sembox-"+strconv.Itoa(os.Geteuid()))
+}
+
+// rootMayUse reports whether root may keep its sockets in dir: dir is a
+// directory of uid 0 as seen here, or does not exist and its parent is
+// writable. A user namespace's root sees the host's /run/sembox as owned
+// by the overflow uid and may not write /run.
+func rootMayUse(dir string) bool {
+	var st unix.Stat_t
+	if err := unix.Lstat(dir, &st); err == nil {
+		return st.Uid == 0
+	}
+	return unix.Access(filepath.Dir(dir), unix.W_OK) == nil
 }
 
 // Listen creates the socket of the sandbox run by this process. The

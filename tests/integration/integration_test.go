@@ -18,6 +18,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -172,6 +173,35 @@ func TestPermsUnprivileged(t *testing.T) {
 	native := append(append([]string{"unshare", "--ipc"}, drop...), p)
 	sembox := append(append([]string{"unshare", "--ipc"}, drop...), E.sembox, "run", "--", p)
 	differential(t, native, sembox)
+}
+
+// 8c. As in a rootless container: an unprivileged user (65534) in user,
+// mount, pid and IPC namespaces of its own, uid 0 inside mapped to it, a
+// fresh /proc. sembox starts there as it would under podman --rootless
+// (whose default seccomp profile allows every call sembox makes; see
+// README "Kernels and containers").
+func TestRootlessContainer(t *testing.T) {
+	t.Parallel()
+	needEnv(t)
+	if _, err := exec.LookPath("setpriv"); err != nil {
+		t.Skip("setpriv is not available")
+	}
+	ns := []string{"setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+		"unshare", "--user", "--map-root-user", "--mount", "--pid", "--fork", "--mount-proc", "--ipc"}
+	if out, err := exec.Command(ns[0], append(ns[1:], "true")...).CombinedOutput(); err != nil {
+		t.Skipf("this system does not let an unprivileged user make these namespaces: %v %s", err, out)
+	}
+	// Its control socket goes where this root may write (not the host's
+	// /run/sembox), so sembox has nothing to warn about.
+	if r := run(smokeTimeout, E.dir, append(slices.Clone(ns), E.sembox, "run", "--", "true")...); r.exit != 0 || r.stderr != "" {
+		t.Errorf("sembox run -- true: %s, stderr %q", r.status(), r.stderr)
+	}
+	for _, name := range []string{"undo", "fork_wake", "threads"} {
+		t.Run(name, func(t *testing.T) {
+			p := prog(t, name)
+			differential(t, append(slices.Clone(ns), p), append(slices.Clone(ns), E.sembox, "run", "--", p))
+		})
+	}
 }
 
 // 11. Argument checking, limits, IPC_INFO/SEM_INFO/SEM_STAT, IPC_SET.
