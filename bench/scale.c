@@ -10,9 +10,11 @@
  *                       then REPS times: V semaphore 1000 of set 0 and
  *                       time until its own waiter thread returns from P
  *                       (the other waiters stay parked). Prints
- *                       "MEDIAN_US MIN_US PARK_MS". SCALE_DEBUG=1 prints
+ *                       "MEDIAN_US MIN_US PARK_MS [IDLE_CPU_PCT]". SCALE_DEBUG=1 prints
  *                       the phases' times, SCALE_IDLE=S sleeps S seconds
- *                       with everything parked (to observe the sandbox).
+ *                       with everything parked and adds the CPU the
+ *                       parent (the supervisor) used meanwhile, in % of
+ *                       one CPU.
  *   scale mem SETS NSEMS
  *                       create SETS sets of NSEMS semaphores and SETALL
  *                       them; prints "PARENT_RSS_BEFORE_KB
@@ -117,6 +119,21 @@ static int cmp(const void *a, const void *b) {
 	return x < y ? -1 : x > y;
 }
 
+/* parent_cpu_ticks: utime + stime of the parent process, in clock ticks. */
+static long parent_cpu_ticks(void) {
+	char path[64], buf[1024];
+	snprintf(path, sizeof path, "/proc/%d/stat", (int)getppid());
+	FILE *f = fopen(path, "r");
+	if (!f) return -1;
+	size_t n = fread(buf, 1, sizeof buf - 1, f);
+	fclose(f);
+	buf[n] = 0;
+	char *p = strrchr(buf, ')'); /* the command name may hold spaces */
+	unsigned long ut, st;
+	if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st) != 2) return -1;
+	return (long)(ut + st);
+}
+
 static int wake(long w) {
 	if (w < 0 || w > 1000000) { fprintf(stderr, "scale wake: bad W\n"); return 2; }
 	long nsets = w ? (w + PER_SET - 1) / PER_SET : 1;
@@ -151,7 +168,18 @@ static int wake(long w) {
 	if (getenv("SCALE_DEBUG")) fprintf(stderr, "sentinel after %.0f ms\n", (now_us() - a) / 1e3);
 	usleep(50000);
 	double parked = now_us() - a;
-	if (getenv("SCALE_IDLE")) sleep(atoi(getenv("SCALE_IDLE"))); /* for observing the parked state */
+	/* SCALE_IDLE=S: stay parked S seconds, and report the CPU the parent
+	 * (under sembox: the supervisor) used meanwhile, in % of one CPU. */
+	double idle_cpu = -1;
+	if (getenv("SCALE_IDLE")) {
+		int secs = atoi(getenv("SCALE_IDLE"));
+		double t0 = now_us();
+		long c0 = parent_cpu_ticks();
+		sleep(secs);
+		long c1 = parent_cpu_ticks();
+		if (c0 >= 0 && c1 >= 0)
+			idle_cpu = 100.0 * (c1 - c0) / sysconf(_SC_CLK_TCK) / ((now_us() - t0) / 1e6);
+	}
 	pthread_t mt;
 	if (pthread_create(&mt, &at, measured, NULL)) die("pthread_create");
 	double *lat = malloc(reps * sizeof *lat);
@@ -175,7 +203,10 @@ static int wake(long w) {
 		return 1;
 	}
 	qsort(lat, reps, sizeof *lat, cmp);
-	printf("%.1f %.1f %.0f\n", lat[reps / 2], lat[0], parked / 1e3);
+	if (idle_cpu >= 0)
+		printf("%.1f %.1f %.0f %.2f\n", lat[reps / 2], lat[0], parked / 1e3, idle_cpu);
+	else
+		printf("%.1f %.1f %.0f\n", lat[reps / 2], lat[0], parked / 1e3);
 	return 0;
 }
 
