@@ -139,6 +139,10 @@ func TestTimeout(t *testing.T) { t.Parallel(); diffProg(t, "timeout") }
 // SIGCONT, blocked and ignored signals, SIGKILL.
 func TestEINTR(t *testing.T) { t.Parallel(); diffProg(t, "eintr") }
 
+// 5d. Timers the process armed (alarm, setitimer, POSIX timers) cut a
+// wait short as natively; timers that send nothing do not.
+func TestTimers(t *testing.T) { t.Parallel(); diffProg(t, "timers") }
+
 // 5c. A signal that reaches a semop before sembox has received it (sembox
 // stopped meanwhile): a call that blocks ends with EINTR even when the
 // kernel restarted it under SA_RESTART; one that does not is done once.
