@@ -78,3 +78,231 @@ func (s *Set) takeBackLocked(sops []abi.Sembuf, un *undo) {
 		}
 	}
 }
+
+// The calls below are the state-changing calls other than semop, with a
+// commit hook: commit is called under the locks the call holds, once its
+// change is made (or, for IPC_RMID, decided) and before anything else can
+// see it; if it returns false the change is taken back exactly (or, for
+// IPC_RMID, not made) and the call returns EINTR. A call that fails does
+// not call commit. commit must not block for long and must not call into
+// the namespace. They are for embedders whose result can fail to be
+// delivered (see Waiter.Commit); with a commit that returns true each is
+// the same as the call without Commit in its name, whose checks it
+// repeats in the same order (commit_test.go compares them).
+
+// SemgetCommit is Semget; commit is called only when a set is created,
+// with its id. If it refuses, the set is removed and the id allocator put
+// back as it was, so that the next set gets the id this one had, as if
+// the call had never been made (Linux: a caller interrupted before the
+// kernel acted created nothing and consumed no id).
+func (ns *Namespace) SemgetCommit(t *Task, key int32, nsems int32, semflg int32, commit func(id int32) bool) (int32, Errno) {
+	if nsems < 0 || nsems > ns.semmsl.Load() {
+		return -1, EINVAL
+	}
+	ns.mu.Lock()
+	defer ns.mu.Unlock()
+	if key != abi.IPC_PRIVATE {
+		if s := ns.keys[key]; s != nil {
+			if semflg&abi.IPC_CREAT != 0 && semflg&abi.IPC_EXCL != 0 {
+				return -1, EEXIST
+			}
+			if int(nsems) > len(s.sems) {
+				return -1, EINVAL
+			}
+			s.mu.Lock()
+			ok := s.permitted(t.Cred, semflg)
+			s.mu.Unlock()
+			if !ok {
+				return -1, EACCES
+			}
+			return s.id, 0
+		}
+		if semflg&abi.IPC_CREAT == 0 {
+			return -1, ENOENT
+		}
+	}
+	nextIdx, lastIdx, seq := ns.nextIdx, ns.lastIdx, ns.seq
+	id, err := ns.newSetLocked(t, key, nsems, semflg)
+	if err != 0 || commit(id) {
+		return id, err
+	}
+	s := ns.lookupCheck(id)
+	s.mu.Lock()
+	s.removed = true // nobody can hold it: ns.mu was held since it was made
+	ns.removeLocked(s)
+	s.mu.Unlock()
+	ns.nextIdx, ns.lastIdx, ns.seq = nextIdx, lastIdx, seq
+	return -1, EINTR
+}
+
+// SetValCommit is SetVal; commit is called once the value, the sempid,
+// the adjustments and sem_ctime are changed, before any waiter is woken.
+// If it refuses, they are put back and nobody is woken.
+func (ns *Namespace) SetValCommit(t *Task, semid int32, semnum int32, val int32, commit func() bool) Errno {
+	if val < 0 || val > abi.SEMVMX {
+		return ERANGE
+	}
+	s := ns.lookupCheck(semid)
+	if s == nil {
+		return EINVAL
+	}
+	var wake wakeList
+	s.mu.Lock()
+	if semnum < 0 || int(semnum) >= len(s.sems) {
+		s.mu.Unlock()
+		return EINVAL
+	}
+	if !s.permitted(t.Cred, abi.S_IWUGO) {
+		s.mu.Unlock()
+		return EACCES
+	}
+	if s.removed {
+		s.mu.Unlock()
+		return EIDRM
+	}
+	prevAdj := make([]int16, len(s.undos))
+	for i, un := range s.undos {
+		prevAdj[i] = un.adj[semnum]
+		un.adj[semnum] = 0
+	}
+	prev, prevCtime := s.sems[semnum], s.ctime
+	s.sems[semnum] = semaphore{val: val, pid: t.PID}
+	s.ctime = ns.clock.Now()
+	if !commit() {
+		for i, un := range s.undos {
+			un.adj[semnum] = prevAdj[i]
+		}
+		s.sems[semnum], s.ctime = prev, prevCtime
+		s.mu.Unlock()
+		return EINTR
+	}
+	s.smartUpdateLocked(nil, false, &wake)
+	s.mu.Unlock()
+	wake.run()
+	return 0
+}
+
+// SetAllCommit is SetAll; commit is called once the values, the sempids,
+// the adjustments and sem_ctime are changed, before any waiter is woken.
+// If it refuses, they are put back and nobody is woken.
+func (ns *Namespace) SetAllCommit(t *Task, semid int32, load func(nsems int) ([]uint16, Errno), commit func() bool) Errno {
+	s := ns.lookupCheck(semid)
+	if s == nil {
+		return EINVAL
+	}
+	s.mu.Lock()
+	ok, removed := s.permitted(t.Cred, abi.S_IWUGO), s.removed
+	s.mu.Unlock()
+	if !ok {
+		return EACCES
+	}
+	if removed {
+		return EIDRM
+	}
+	vals, err := load(len(s.sems))
+	if err != 0 {
+		return err
+	}
+	if len(vals) != len(s.sems) {
+		return EFAULT
+	}
+	for _, v := range vals {
+		if v > abi.SEMVMX {
+			return ERANGE
+		}
+	}
+	var wake wakeList
+	s.mu.Lock()
+	if s.removed {
+		s.mu.Unlock()
+		return EIDRM
+	}
+	prev := append([]semaphore(nil), s.sems...)
+	prevAdj := make([][]int16, len(s.undos))
+	for i, un := range s.undos {
+		prevAdj[i] = append([]int16(nil), un.adj...)
+	}
+	prevCtime := s.ctime
+	for i, v := range vals {
+		s.sems[i] = semaphore{val: int32(v), pid: t.PID}
+	}
+	for _, un := range s.undos {
+		clear(un.adj)
+	}
+	s.ctime = ns.clock.Now()
+	if !commit() {
+		copy(s.sems, prev)
+		for i, un := range s.undos {
+			copy(un.adj, prevAdj[i])
+		}
+		s.ctime = prevCtime
+		s.mu.Unlock()
+		return EINTR
+	}
+	s.smartUpdateLocked(nil, false, &wake)
+	s.mu.Unlock()
+	wake.run()
+	return 0
+}
+
+// IPCSetCommit is IPCSet; commit is called once the owner, the mode and
+// sem_ctime are changed. If it refuses, they are put back.
+func (ns *Namespace) IPCSetCommit(t *Task, semid int32, in *abi.SemidDS, commit func() bool) Errno {
+	ns.mu.Lock()
+	defer ns.mu.Unlock()
+	s := ns.lookupCheck(semid)
+	if s == nil {
+		return EINVAL
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.ownedBy(t.Cred) {
+		return EPERM
+	}
+	if in.Perm.UID == ^uint32(0) || in.Perm.GID == ^uint32(0) {
+		return EINVAL
+	}
+	uid, gid, mode, ctime := s.uid, s.gid, s.mode, s.ctime
+	s.uid = in.Perm.UID
+	s.gid = in.Perm.GID
+	s.mode = s.mode&^abi.S_IRWXUGO | in.Perm.Mode&abi.S_IRWXUGO
+	s.ctime = ns.clock.Now()
+	if !commit() {
+		s.uid, s.gid, s.mode, s.ctime = uid, gid, mode, ctime
+		return EINTR
+	}
+	return 0
+}
+
+// RemoveCommit is Remove; commit is called once the removal is decided
+// (the checks passed), with the namespace and the set locked, before
+// anything is changed. If it refuses, nothing is. (A removal cannot be
+// taken back once its waiters have been failed with EIDRM, so it is
+// answered first; the waiters' answers follow, as in Linux they are
+// woken before the remover returns but may run after it.)
+func (ns *Namespace) RemoveCommit(t *Task, semid int32, commit func() bool) Errno {
+	ns.mu.Lock()
+	s := ns.lookupCheck(semid)
+	if s == nil {
+		ns.mu.Unlock()
+		return EINVAL
+	}
+	s.mu.Lock()
+	if !s.ownedBy(t.Cred) {
+		s.mu.Unlock()
+		ns.mu.Unlock()
+		return EPERM
+	}
+	if !commit() {
+		s.mu.Unlock()
+		ns.mu.Unlock()
+		return EINTR
+	}
+	var wake wakeList
+	s.destroyLocked(&wake)
+	ns.removeLocked(s)
+	s.mu.Unlock()
+	ns.mu.Unlock()
+	wake.run()
+	return 0
+}

@@ -72,6 +72,19 @@
 // the imaged one would have, ids included. Package internal/image stores
 // images in files.
 //
+// # Statistics
+//
+// Namespace.Stats returns, per set since its creation, what its semop
+// calls did: performed at once, failed at once or blocked; how blocked
+// calls' waits ended (completed, EINTR, EAGAIN, EIDRM) and how long they
+// lasted (sum, max, a log2 histogram); the calls waiting now; and per
+// semaphore its operations and the calls that blocked on it. Sets
+// removed so far are summed apart, so namespace totals never decrease.
+// Counters are allocated at a set's first semop (8 bytes per semaphore)
+// and first blocked call (64 bytes per semaphore), and cost the
+// uncontended path a few increments under the lock it holds; wait times
+// come from the Clock if it is also a MonoClock (stats.go).
+//
 // # Locking
 //
 // There is no global lock on the semop path: a set is found through a

@@ -13,6 +13,7 @@ import (
 // call NewNamespace.
 type Namespace struct {
 	clock Clock
+	mono  MonoClock // wait times of the statistics (stats.go)
 
 	// The limits are read without a lock on the semop path, like the
 	// kernel's ns->sc_sem*; they change only through SetLimits.
@@ -39,6 +40,8 @@ type Namespace struct {
 	// undoEntries counts the undo entries (one per owner and set) that
 	// the namespace's sets have; see UndoInUse.
 	undoEntries atomic.Int64
+
+	removed removedStats // counters of removed sets (stats.go); under mu
 }
 
 // UndoInUse reports whether any undo owner holds an entry for a set of
@@ -48,12 +51,14 @@ type Namespace struct {
 func (ns *Namespace) UndoInUse() bool { return ns.undoEntries.Load() != 0 }
 
 // NewNamespace returns an empty namespace with Linux's default limits.
+// If clock is also a MonoClock, the statistics' wait times come from it.
 func NewNamespace(clock Clock) *Namespace {
 	if clock == nil {
 		clock = SystemClock{}
 	}
 	ns := &Namespace{
 		clock:   clock,
+		mono:    monoClockOf(clock),
 		keys:    make(map[int32]*Set),
 		maxIdx:  -1,
 		lastIdx: -1,
@@ -205,4 +210,5 @@ func (ns *Namespace) removeLocked(s *Set) {
 		ns.maxIdx = ns.highestUsedLocked(idx - 1)
 	}
 	ns.usedSems -= int64(len(s.sems))
+	ns.foldRemovedLocked(s)
 }

@@ -74,6 +74,11 @@ type Waiter struct {
 	blocking int          // index in sops of the operation that blocked
 	queued   bool
 	wakeNext *Waiter // link in a wakeList after completion
+
+	// For the statistics (stats.go), protected by set.mu: when the wait
+	// started (MonoClock) and the semaphore it first blocked on.
+	statSince int64
+	statSem   uint16
 }
 
 // Queued reports whether w is still waiting. It is for tests and
@@ -89,10 +94,22 @@ func (w *Waiter) Queued() bool {
 }
 
 // wakeList collects the waiters completed while a set is locked so that
-// their Done callbacks run after it is unlocked (Linux: wake_q).
-type wakeList struct{ head, tail *Waiter }
+// their Done callbacks run after it is unlocked (Linux: wake_q). now is
+// the MonoClock's time of the pass, read at its first waiter (0: not yet).
+type wakeList struct {
+	head, tail *Waiter
+	now        int64
+}
 
+// add ends w's wait with err. Precondition: w's set is locked and w has
+// just been unlinked from its queue.
 func (l *wakeList) add(w *Waiter, err Errno) {
+	if s := w.set; s.stats != nil {
+		if l.now == 0 {
+			l.now = s.ns.mono.Monotonic()
+		}
+		s.noteEndLocked(w, err, l.now)
+	}
 	w.Err = err
 	w.wakeNext = nil
 	if l.tail == nil {
@@ -215,9 +232,11 @@ func (ns *Namespace) Semtimedop(t *Task, semid int32, sops []abi.Sembuf, timeout
 	}
 	switch {
 	case err != 0:
+		s.statsLocked().failed++
 		s.mu.Unlock()
 		return false, err
 	case blockAt < 0:
+		s.statsLocked().performedLocked(sops)
 		if alter {
 			s.smartUpdateLocked(sops, true, &wake)
 		} else {
@@ -230,6 +249,7 @@ func (ns *Namespace) Semtimedop(t *Task, semid int32, sops []abi.Sembuf, timeout
 
 	// The call must wait.
 	if w == nil || (timeout != nil && timeout.Sec == 0 && timeout.Nsec == 0) {
+		s.statsLocked().failed++
 		s.mu.Unlock()
 		return false, EAGAIN
 	}
@@ -239,6 +259,7 @@ func (ns *Namespace) Semtimedop(t *Task, semid int32, sops []abi.Sembuf, timeout
 	w.pid = t.PID
 	w.blocking = blockAt
 	w.Err = 0
+	s.noteBlockedLocked(w)
 	s.enqueueLocked(w, alter)
 	s.mu.Unlock()
 	return true, 0
@@ -380,6 +401,9 @@ func (ns *Namespace) Cancel(w *Waiter, err Errno) bool {
 	}
 	s.unlinkLocked(w)
 	w.Err = err
+	if s.stats != nil {
+		s.noteEndLocked(w, err, ns.mono.Monotonic())
+	}
 	s.unmergeLocked()
 	return true
 }

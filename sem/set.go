@@ -43,6 +43,8 @@ type Set struct {
 	complexCount int // queued waiters with more than one operation
 
 	undos []*undo // undo entries of all processes for this set (list_id)
+
+	stats *setStats // nil until the first semop (stats.go)
 }
 
 // perm reports whether cred may access s with the rwx bits of flag, as
