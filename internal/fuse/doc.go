@@ -33,6 +33,12 @@
 //     Unmount therefore closes the connection's descriptor, which aborts
 //     it; the binds then fail with ENOTCONN.
 //
+// The launch helper does so (internal/launch): it mounts with MountConn,
+// hands the connection's descriptor to the supervisor, which serves it
+// with Serve, and binds. Those mounts are made without
+// default_permissions (MountOptions.OwnPermissions), so that who may
+// write the files is decided as for a trapped open of them.
+//
 // The protocol is 7.38 at most (the version of the kernel headers this
 // was written against) and 7.12 at least; the kernel adapts.
 package fuse

@@ -37,6 +37,24 @@ type Files interface {
 	Write(name string, off int64, data []byte, c Caller) syscall.Errno
 }
 
+// Accesser is implemented by a Files that checks permissions itself (see
+// MountOptions.OwnPermissions): Access answers access(2) and the like for
+// file name ("" for the root directory); mask is R_OK, W_OK and X_OK
+// or'ed (F_OK is 0). Without it such checks always succeed.
+type Accesser interface {
+	Access(name string, mask uint32, c Caller) syscall.Errno
+}
+
+// MountOptions are how MountConn mounts.
+type MountOptions struct {
+	// OwnPermissions mounts without default_permissions: the kernel does
+	// not check the files' modes against the caller, every open comes to
+	// Files.Open whoever makes it, and access(2) comes to Access if
+	// Files is an Accesser. Files must then refuse what it must itself
+	// (EACCES).
+	OwnPermissions bool
+}
+
 // FileInfo names one file of the root directory and its permission bits.
 type FileInfo struct {
 	Name string
@@ -147,30 +165,13 @@ func Mount(dir string, files []FileInfo, fs Files) (*Server, error) {
 		return nil, err
 	}
 	s.dir = dir
-	fd, err := unix.Open(devFuse, unix.O_RDWR|unix.O_CLOEXEC|unix.O_NONBLOCK, 0)
+	fd, err := MountConn(dir, MountOptions{})
 	if err != nil {
-		return nil, &os.PathError{Op: "open", Path: devFuse, Err: err}
-	}
-	opts := fmt.Sprintf("fd=%d,rootmode=%o,user_id=%d,group_id=%d,allow_other,default_permissions",
-		fd, sIFDIR, os.Geteuid(), os.Getegid())
-	if err := unix.Mount("sembox", dir, "fuse", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, opts); err != nil {
-		unix.Close(fd)
-		return nil, &os.PathError{Op: "mount fuse", Path: dir, Err: err}
+		return nil, err
 	}
 	// The kernel has queued FUSE_INIT; every other request waits for its
-	// answer. The descriptor is non-blocking: the workers wait for
-	// requests in the runtime's network poller, and Unmount wakes them by
-	// closing it.
-	s.dev = os.NewFile(uintptr(fd), devFuse)
-	s.reading, s.total = 1, 1
-	s.workers.Add(1)
-	go s.serve()
-	go func() {
-		s.workers.Wait()
-		s.dev.Close()
-		close(s.done)
-	}()
-	go s.watchdog()
+	// answer.
+	s.start(fd)
 	select {
 	case <-s.initialized:
 		if err = s.initErr; err == nil {
@@ -185,6 +186,68 @@ func Mount(dir string, files []FileInfo, fs Files) (*Server, error) {
 	}
 	s.Unmount()
 	return nil, err
+}
+
+// MountConn mounts a FUSE file system at dir (an existing directory)
+// without serving it, and returns the connection's /dev/fuse descriptor
+// (close-on-exec, non-blocking): every request on the mount, FUSE_INIT
+// first, waits until Serve answers it, in this process or in another one
+// the descriptor is passed to. It needs what Mount needs. The mount is made
+// as Mount's, without default_permissions if opts.OwnPermissions.
+func MountConn(dir string, opts MountOptions) (int, error) {
+	fd, err := unix.Open(devFuse, unix.O_RDWR|unix.O_CLOEXEC|unix.O_NONBLOCK, 0)
+	if err != nil {
+		return -1, &os.PathError{Op: "open", Path: devFuse, Err: err}
+	}
+	o := fmt.Sprintf("fd=%d,rootmode=%o,user_id=%d,group_id=%d,allow_other",
+		fd, sIFDIR, os.Geteuid(), os.Getegid())
+	if !opts.OwnPermissions {
+		o += ",default_permissions"
+	}
+	if err := unix.Mount("sembox", dir, "fuse", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, o); err != nil {
+		unix.Close(fd)
+		return -1, &os.PathError{Op: "mount fuse", Path: dir, Err: err}
+	}
+	return fd, nil
+}
+
+// Serve serves the connection dev, a /dev/fuse descriptor from MountConn
+// (here or in another process), until Unmount or until the connection
+// ends (the mount and every bind of it went away). It owns dev from then
+// on, even on failure. It does not wait for FUSE_INIT: requests are
+// answered as they come. The server has no mount point of its own
+// (Dir is ""): Unmount only ends the connection.
+//
+// The serving process must not open the files itself with package os
+// (see disablePoll); another process may.
+func Serve(dev int, files []FileInfo, fs Files) (*Server, error) {
+	s, err := newServer(files, fs)
+	if err != nil {
+		unix.Close(dev)
+		return nil, err
+	}
+	if err := unix.SetNonblock(dev, true); err != nil {
+		unix.Close(dev)
+		return nil, fmt.Errorf("fuse: %w", err)
+	}
+	s.start(dev)
+	return s, nil
+}
+
+// start serves the non-blocking descriptor fd: the workers wait for
+// requests in the runtime's network poller, and Unmount wakes them by
+// closing it.
+func (s *Server) start(fd int) {
+	s.dev = os.NewFile(uintptr(fd), devFuse)
+	s.reading, s.total = 1, 1
+	s.workers.Add(1)
+	go s.serve()
+	go func() {
+		s.workers.Wait()
+		s.dev.Close()
+		close(s.done)
+	}()
+	go s.watchdog()
 }
 
 // pollHackName is a hidden file that exists only while disablePoll runs.
@@ -216,17 +279,20 @@ func (s *Server) disablePoll() error {
 	return nil
 }
 
-// Unmount detaches the mount, ends the connection (so that bind mounts of
+// Unmount detaches the mount (that Mount made; a server from Serve has
+// none), ends the connection (so that bind mounts of
 // its files elsewhere, in other mount namespaces, stop working too: they
 // then fail with ENOTCONN) and waits for the serving goroutines to end. A
 // request being answered is finished first. Calling it again returns the
 // first call's result.
 func (s *Server) Unmount() error {
 	s.unmountOnce.Do(func() {
-		err := unix.Unmount(s.dir, unix.MNT_DETACH)
-		if err != nil && err != unix.EINVAL && err != unix.ENOENT {
-			// EINVAL: no longer mounted there (unmounted by someone else).
-			s.unmountErr = &os.PathError{Op: "umount", Path: s.dir, Err: err}
+		if s.dir != "" {
+			err := unix.Unmount(s.dir, unix.MNT_DETACH)
+			if err != nil && err != unix.EINVAL && err != unix.ENOENT {
+				// EINVAL: no longer mounted there (unmounted by someone else).
+				s.unmountErr = &os.PathError{Op: "umount", Path: s.dir, Err: err}
+			}
 		}
 		s.dev.Close() // the last descriptor of the connection: this aborts it
 		<-s.done
@@ -385,11 +451,25 @@ func (s *Server) handle(msg []byte) (reply []byte, fh uint64) {
 		}
 		return newReply(r.Unique, 8).u32(0).u32(0).done(0), 0 // fuse_getxattr_out: size 0
 	case opAccess:
-		// Only sent without default_permissions, which Mount always sets.
-		if _, _, ok := s.node(r.NodeID); !ok {
+		// Only sent without default_permissions (MountOptions).
+		i, root, ok := s.node(r.NodeID)
+		if !ok {
 			return errReply(r.Unique, syscall.ENOENT), 0
 		}
-		return errReply(r.Unique, 0), 0
+		d := decoder{b: r.arg}
+		mask := d.u32()
+		if d.short {
+			return errReply(r.Unique, syscall.EIO), 0
+		}
+		a, isAccesser := s.fs.(Accesser)
+		if !isAccesser {
+			return errReply(r.Unique, 0), 0
+		}
+		name := ""
+		if !root {
+			name = s.files[i].Name
+		}
+		return errReply(r.Unique, a.Access(name, mask, c)), 0
 	case opPoll:
 		// ENOSYS makes the kernel stop asking: polls of the files then
 		// report them always readable and writable (see disablePoll).

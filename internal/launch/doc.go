@@ -19,6 +19,24 @@
 // asked for. The program keeps the caller's terminal, process group and
 // session.
 //
+// # The /proc views
+//
+// With [ProcViewsMount] (as root), the helper first enters a mount
+// namespace of its own, slave of the caller's (host mounts still
+// propagate in; the program's own mounts do not leak out), and mounts a
+// FUSE file system; the listener and the FUSE connection's descriptor go
+// to the caller together ([Config.OnSetup]), who serves both; after the
+// acknowledgement the helper binds the FUSE files over /proc/sysvipc/sem
+// and /proc/sys/kernel/sem, detaches the FUSE mount itself, and installs
+// a filter that traps no open. The namespace, and the binds with it, die
+// with the sandbox's last process, which ends the connection. Where that
+// is not possible (no CAP_SYS_ADMIN, no /dev/fuse, no mount namespace),
+// the helper falls back to [ProcViewsTrap]: the filter traps every open
+// ([Config.OpenNotify]) and the caller answers those of the two files.
+// An unprivileged user namespace is not used: it could map only the
+// user's own uid and gid, and programs would see every other owner, and
+// their supplementary groups, as the overflow ids.
+//
 // # Exit statuses
 //
 // When the program cannot be run, the helper prints the reason on the

@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -13,6 +14,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/sembox/sembox/internal/seccomp"
+	"github.com/sembox/sembox/internal/supervisor"
 )
 
 // HelperArg is the argv[1] that marks a process as the sandbox helper. It
@@ -21,7 +23,7 @@ const HelperArg = "__sembox_seccomp_helper__"
 
 // protocolVersion is argv[2] of the helper, so that a parent and a helper
 // from different builds cannot misunderstand each other.
-const protocolVersion = "1"
+const protocolVersion = "2"
 
 // IsHelper reports whether this process was started by [Start] as the
 // sandbox helper. main must call it, and [HelperMain] if it returns true,
@@ -33,17 +35,20 @@ func IsHelper() bool {
 // helperConfig is the helper's command line, parsed.
 type helperConfig struct {
 	noNewPrivs  NoNewPrivsMode
+	procViews   ProcViews
 	extraNotify []int
+	openNotify  []int    // also trapped when the views take the trap path
 	path        string   // the program, as given
 	argv        []string // its argv
 }
 
 // parseHelperArgs parses the arguments that follow HelperArg, in the format
-// that helperArgv writes: version, no_new_privs mode, comma-separated extra
-// syscalls, path, argv...
+// that helperArgv writes: version, no_new_privs mode, /proc views,
+// comma-separated extra syscalls, comma-separated open syscalls, path,
+// argv...
 func parseHelperArgs(args []string) (helperConfig, error) {
 	var h helperConfig
-	if len(args) < 5 {
+	if len(args) < 7 {
 		return h, fmt.Errorf("%d helper arguments", len(args))
 	}
 	if args[0] != protocolVersion {
@@ -57,17 +62,47 @@ func parseHelperArgs(args []string) (helperConfig, error) {
 	default:
 		return h, fmt.Errorf("no_new_privs mode %q", args[1])
 	}
-	if args[2] != "" {
-		for _, s := range strings.Split(args[2], ",") {
-			nr, err := strconv.Atoi(s)
-			if err != nil {
-				return h, fmt.Errorf("extra syscall %q", s)
-			}
-			h.extraNotify = append(h.extraNotify, nr)
+	v, ok := parseProcViews(args[2])
+	if !ok {
+		return h, fmt.Errorf("/proc views %q", args[2])
+	}
+	h.procViews = v
+	var err error
+	if h.extraNotify, err = parseNrs(args[3]); err != nil {
+		return h, err
+	}
+	if h.openNotify, err = parseNrs(args[4]); err != nil {
+		return h, err
+	}
+	h.path, h.argv = args[5], args[6:]
+	return h, nil
+}
+
+// parseNrs parses a comma-separated list of system call numbers.
+func parseNrs(list string) ([]int, error) {
+	if list == "" {
+		return nil, nil
+	}
+	var nrs []int
+	for _, s := range strings.Split(list, ",") {
+		nr, err := strconv.Atoi(s)
+		if err != nil {
+			return nil, fmt.Errorf("syscall %q", s)
+		}
+		nrs = append(nrs, nr)
+	}
+	return nrs, nil
+}
+
+// notifyList returns extra with the numbers of more that it lacks.
+func notifyList(extra, more []int) []int {
+	out := append([]int(nil), extra...)
+	for _, nr := range more {
+		if !slices.Contains(out, nr) {
+			out = append(out, nr)
 		}
 	}
-	h.path, h.argv = args[3], args[4:]
-	return h, nil
+	return out
 }
 
 // HelperMain is the sandbox helper. It never returns: it either becomes the
@@ -95,29 +130,62 @@ func HelperMain() {
 		fail(sock, status, errno, "%v", err)
 	}
 
+	// The /proc views: the mount path if asked for and available, else
+	// trapped opens (or nothing).
+	views, why := h.procViews, ""
+	var pm *procMount
+	if views == ProcViewsMount || views == ProcViewsMountOnly {
+		pm, why, err = startProcMount()
+		if err != nil {
+			fail(sock, ExitSetupFailed, errnoOf(err), "%v", err)
+		}
+		switch {
+		case pm != nil:
+			views = ProcViewsMount
+		case views == ProcViewsMountOnly:
+			fail(sock, ExitSetupFailed, 0, "the /proc views cannot be mounted: %s", why)
+		default:
+			views = ProcViewsTrap
+		}
+	}
+	notify := h.extraNotify
+	if views == ProcViewsTrap {
+		notify = notifyList(notify, h.openNotify)
+	}
+
 	nnp := h.noNewPrivs == NoNewPrivsAlways || !hasCapSysAdmin()
 	if nnp {
 		if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
 			fail(sock, ExitSetupFailed, errnoOf(err), "cannot set no_new_privs: %v", err)
 		}
 	}
-	prog, err := seccomp.Build(seccomp.SemaphorePolicy(h.extraNotify))
+	prog, err := seccomp.Build(seccomp.SemaphorePolicy(notify))
 	if err != nil {
 		fail(sock, ExitSetupFailed, 0, "cannot build the seccomp filter: %v", err)
 	}
-	listener, err := seccomp.Install(prog, filterFlags)
+	listener, _, err := seccomp.InstallListener(prog, supervisor.WantKillableWait())
 	if err != nil {
 		fail(sock, ExitSetupFailed, errnoOf(err), "cannot install the seccomp filter: %v", err)
 	}
 
-	msg := []byte{msgListener, 0}
+	msg := append([]byte{msgListener, 0, byte(views)}, why...)
 	if nnp {
 		msg[1] = 1
 	}
-	if err := unix.Sendmsg(sock, msg, unix.UnixRights(listener), nil, 0); err != nil {
+	fds := []int{listener}
+	if pm != nil {
+		fds = append(fds, pm.dev)
+	}
+	if err := unix.Sendmsg(sock, msg, unix.UnixRights(fds...), nil, 0); err != nil {
 		fail(-1, ExitSetupFailed, errnoOf(err), "cannot pass the listener to the supervisor: %v", err)
 	}
 	unix.Close(listener)
+	if pm != nil {
+		// The supervisor's copy is the connection's only descriptor now:
+		// when the supervisor ends, the connection ends with it.
+		unix.Close(pm.dev)
+		pm.dev = -1
+	}
 	var ack [1]byte
 	n, err := unix.Read(sock, ack[:])
 	for err == unix.EINTR {
@@ -125,6 +193,12 @@ func HelperMain() {
 	}
 	if n != 1 || ack[0] != msgAck {
 		fail(-1, ExitSetupFailed, errnoOf(err), "the supervisor went away before the program started")
+	}
+	if pm != nil {
+		// The supervisor serves the FUSE connection now.
+		if err := pm.bind(); err != nil {
+			fail(sock, ExitSetupFailed, errnoOf(err), "%v", err)
+		}
 	}
 
 	err = syscall.Exec(path, h.argv, os.Environ())

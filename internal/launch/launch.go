@@ -63,6 +63,18 @@ type Config struct {
 	// ExtraNotify lists native system call numbers to trap in addition to
 	// the semaphore calls (see seccomp.SemaphorePolicy).
 	ExtraNotify []int
+	// ProcViews says how the sandbox sees /proc/sysvipc/sem and
+	// /proc/sys/kernel/sem. ProcViewsMount and ProcViewsMountOnly need
+	// OnSetup, which serves the FUSE connection.
+	ProcViews ProcViews
+	// OpenNotify lists the native calls that open files (see
+	// supervisor.OpenSyscalls): trapped too when the views take the trap
+	// path.
+	OpenNotify []int
+	// OnSetup, if set, is called instead of OnListener, at the same
+	// moment, with what the helper hands over: the listener, and on the
+	// mount path the FUSE connection to serve.
+	OnSetup func(Setup)
 	// OnListener, if set, is called with the listener fd as soon as it
 	// arrives, before the program is exec'd, and then owns it (Start
 	// does not close it, even if it fails). A caller that traps execve
@@ -83,8 +95,30 @@ type Sandbox struct {
 	Listener int
 	// NoNewPrivs reports whether the helper set no_new_privs.
 	NoNewPrivs bool
+	// ProcViews is the path the /proc views took: ProcViewsOff,
+	// ProcViewsTrap or ProcViewsMount; ProcWhy says why not the mount
+	// path, where it was asked for and not taken.
+	ProcViews ProcViews
+	ProcWhy   string
 
 	onListener func(int)
+	onSetup    func(Setup)
+}
+
+// Setup is what the helper hands over before it executes the program.
+type Setup struct {
+	// Listener is the filter's listener, the callee's from then on, as
+	// with Config.OnListener.
+	Listener int
+	// ProcFUSE is, on the mount path, the /dev/fuse descriptor of the FUSE
+	// mount whose files (supervisor.ProcMountFiles) the helper binds over
+	// the /proc files once OnSetup has returned: the callee's from then
+	// on, and it must be serving it by then (supervisor.ServeProcMount),
+	// since the helper waits for the answers. -1 on the other paths.
+	ProcFUSE int
+	// ProcViews and ProcWhy are as in Sandbox.
+	ProcViews ProcViews
+	ProcWhy   string
 }
 
 // Wait waits for the program to exit and returns its wait status. It does
@@ -183,12 +217,12 @@ func Start(c Config) (*Sandbox, error) {
 	if err != nil {
 		return nil, fmt.Errorf("launch: starting the sandbox helper: %w", err)
 	}
-	sb := &Sandbox{Process: proc, Listener: -1, onListener: c.OnListener}
+	sb := &Sandbox{Process: proc, Listener: -1, onListener: c.OnListener, onSetup: c.OnSetup}
 	if err := sb.handshake(sock); err != nil {
 		// A listener handed to OnListener is the caller's, and is being
 		// served: closing it now would fail the helper's own trapped
 		// calls with ENOSYS.
-		if sb.Listener >= 0 && c.OnListener == nil {
+		if sb.Listener >= 0 && c.OnListener == nil && c.OnSetup == nil {
 			unix.Close(sb.Listener)
 		}
 		var se *StartError
@@ -212,27 +246,47 @@ func Start(c Config) (*Sandbox, error) {
 // sock: receive the listener, acknowledge it, and learn whether execve
 // succeeded (the helper's end is close-on-exec, so success reads as EOF).
 func (s *Sandbox) handshake(sock int) error {
-	msg, listener, err := recvMsg(sock)
+	msg, fds, err := recvMsg(sock)
 	if err != nil {
 		return err
+	}
+	closeAll := func() {
+		for _, fd := range fds {
+			unix.Close(fd)
+		}
 	}
 	switch {
 	case msg == nil:
 		return errors.New("launch: the sandbox helper exited before installing the filter")
 	case msg[0] == msgError:
+		closeAll()
 		return decodeError(msg)
-	case msg[0] != msgListener || len(msg) != 2 || listener < 0:
+	case msg[0] != msgListener || len(msg) < 3 || len(fds) < 1 || len(fds) > 2 ||
+		(len(fds) == 2) != (ProcViews(msg[2]) == ProcViewsMount) ||
+		(len(fds) == 2 && s.onSetup == nil):
+		closeAll()
 		return fmt.Errorf("launch: malformed message %q from the sandbox helper", msg)
 	}
-	s.Listener = listener
+	s.Listener = fds[0]
 	s.NoNewPrivs = msg[1] == 1
-	if s.onListener != nil {
-		s.onListener(listener)
+	s.ProcViews, s.ProcWhy = ProcViews(msg[2]), string(msg[3:])
+	switch {
+	case s.onSetup != nil:
+		procFUSE := -1
+		if len(fds) == 2 {
+			procFUSE = fds[1]
+		}
+		s.onSetup(Setup{Listener: s.Listener, ProcFUSE: procFUSE, ProcViews: s.ProcViews, ProcWhy: s.ProcWhy})
+	case s.onListener != nil:
+		s.onListener(s.Listener)
 	}
 	if _, err := unix.Write(sock, []byte{msgAck}); err != nil {
 		return fmt.Errorf("launch: acknowledging the listener: %w", err)
 	}
-	msg, _, err = recvMsg(sock)
+	msg, fds, err = recvMsg(sock)
+	for _, fd := range fds {
+		unix.Close(fd) // none expected
+	}
 	switch {
 	case err != nil:
 		return err
@@ -252,20 +306,30 @@ func helperArgv(c Config) ([]string, error) {
 	if c.NoNewPrivs != NoNewPrivsAuto && c.NoNewPrivs != NoNewPrivsAlways {
 		return nil, fmt.Errorf("launch: invalid %v", c.NoNewPrivs)
 	}
+	if _, ok := parseProcViews(c.ProcViews.String()); !ok {
+		return nil, fmt.Errorf("launch: invalid %v", c.ProcViews)
+	}
+	if (c.ProcViews == ProcViewsMount || c.ProcViews == ProcViewsMountOnly) && c.OnSetup == nil {
+		return nil, errors.New("launch: the mount path of the /proc views needs OnSetup")
+	}
 	// Build the policy here too, so that bad numbers fail Start rather
 	// than the helper.
-	if _, err := seccomp.Build(seccomp.SemaphorePolicy(c.ExtraNotify)); err != nil {
-		return nil, fmt.Errorf("launch: extra notify syscalls %v: %w", c.ExtraNotify, err)
+	if _, err := seccomp.Build(seccomp.SemaphorePolicy(notifyList(c.ExtraNotify, c.OpenNotify))); err != nil {
+		return nil, fmt.Errorf("launch: extra notify syscalls %v %v: %w", c.ExtraNotify, c.OpenNotify, err)
 	}
-	nrs := make([]string, len(c.ExtraNotify))
-	for i, nr := range c.ExtraNotify {
-		nrs[i] = strconv.Itoa(nr)
+	list := func(nrs []int) string {
+		s := make([]string, len(nrs))
+		for i, nr := range nrs {
+			s[i] = strconv.Itoa(nr)
+		}
+		return strings.Join(s, ",")
 	}
 	args := c.Args
 	if len(args) == 0 {
 		args = []string{c.Path}
 	}
-	argv := []string{os.Args[0], HelperArg, protocolVersion, c.NoNewPrivs.String(), strings.Join(nrs, ","), c.Path}
+	argv := []string{os.Args[0], HelperArg, protocolVersion, c.NoNewPrivs.String(), c.ProcViews.String(),
+		list(c.ExtraNotify), list(c.OpenNotify), c.Path}
 	return append(argv, args...), nil
 }
 
@@ -273,7 +337,9 @@ func helperArgv(c Config) ([]string, error) {
 // SOCK_SEQPACKET datagram.
 const (
 	// msgListener (helper to parent) carries the listener fd in
-	// SCM_RIGHTS and one byte: 1 if no_new_privs was set, else 0.
+	// SCM_RIGHTS, followed on the mount path by the FUSE connection's
+	// /dev/fuse fd, and: one byte, 1 if no_new_privs was set, else 0; one
+	// byte, the ProcViews taken; the text of why not the mount path.
 	msgListener = 'L'
 	// msgAck (parent to helper) lets the helper execve the program.
 	msgAck = 'A'
@@ -282,46 +348,39 @@ const (
 	msgError = 'E'
 )
 
-// recvMsg receives one message and the fd it carries, if any (-1
-// otherwise). A nil message means the helper's end was closed.
-func recvMsg(sock int) (msg []byte, fd int, err error) {
+// recvMsg receives one message and the fds it carries (at most two, in
+// order). A nil message means the helper's end was closed.
+func recvMsg(sock int) (msg []byte, fds []int, err error) {
 	buf := make([]byte, 4096)
-	oob := make([]byte, unix.CmsgSpace(4))
+	oob := make([]byte, unix.CmsgSpace(2*4))
 	for {
 		n, oobn, _, _, err := unix.Recvmsg(sock, buf, oob, unix.MSG_CMSG_CLOEXEC)
 		if err == unix.EINTR {
 			continue
 		}
 		if err != nil {
-			return nil, -1, fmt.Errorf("launch: reading from the sandbox helper: %w", err)
+			return nil, nil, fmt.Errorf("launch: reading from the sandbox helper: %w", err)
 		}
-		fd = -1
+		fds = nil
 		if oobn > 0 {
 			cmsgs, err := unix.ParseSocketControlMessage(oob[:oobn])
 			if err != nil {
-				return nil, -1, fmt.Errorf("launch: control message from the sandbox helper: %w", err)
+				return nil, nil, fmt.Errorf("launch: control message from the sandbox helper: %w", err)
 			}
 			for _, cm := range cmsgs {
-				fds, err := unix.ParseUnixRights(&cm)
-				if err != nil {
-					continue
-				}
-				for _, f := range fds {
-					if fd < 0 {
-						fd = f
-					} else {
-						unix.Close(f)
-					}
+				got, err := unix.ParseUnixRights(&cm)
+				if err == nil {
+					fds = append(fds, got...)
 				}
 			}
 		}
 		if n == 0 {
-			if fd >= 0 {
+			for _, fd := range fds {
 				unix.Close(fd)
 			}
-			return nil, -1, nil
+			return nil, nil, nil
 		}
-		return buf[:n], fd, nil
+		return buf[:n], fds, nil
 	}
 }
 

@@ -56,6 +56,71 @@ func Install(prog []unix.SockFilter, flags uint) (listenerFD int, err error) {
 	return int(r), nil
 }
 
+// ErrKernelTooOld is wrapped by the error of [InstallListener] when the
+// kernel lacks what a supervisor needs at the least:
+// SECCOMP_USER_NOTIF_FLAG_CONTINUE (Linux 5.5).
+var ErrKernelTooOld = errors.New("kernel too old for sembox: it needs Linux 5.5 or later (seccomp user notification with SECCOMP_USER_NOTIF_FLAG_CONTINUE)")
+
+// WaitKillableSupported reports whether the running kernel accepts
+// SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV (Linux 5.19).
+func WaitKillableSupported() bool {
+	return CheckFlags(FlagNewListener|FlagWaitKillableRecv) == nil
+}
+
+// InstallListener installs prog as [Install] does, with FlagNewListener,
+// and with FlagWaitKillableRecv if waitKillable is true and the kernel
+// has it: a kernel that rejects the flag (EINVAL, Linux < 5.19) gets the
+// filter without it. It reports whether the flag is in use, which decides
+// how the supervisor must answer (see package supervisor). It then checks
+// that the listener accepts SECCOMP_USER_NOTIF_FLAG_CONTINUE (Linux 5.5),
+// without which a supervisor cannot let the calls it only watches go on:
+// on an older kernel it closes the listener and returns an error wrapping
+// ErrKernelTooOld. The filter stays installed then; the caller must not
+// run the program.
+func InstallListener(prog []unix.SockFilter, waitKillable bool) (listenerFD int, killable bool, err error) {
+	if waitKillable {
+		fd, err := Install(prog, FlagNewListener|FlagWaitKillableRecv)
+		switch {
+		case err == nil:
+			return fd, true, nil
+		case !errors.Is(err, ErrUnsupportedFlags):
+			return -1, false, err
+		}
+	}
+	fd, err := Install(prog, FlagNewListener)
+	if err != nil {
+		if errors.Is(err, ErrUnsupportedFlags) {
+			// NEW_LISTENER itself (Linux 5.0).
+			return -1, false, fmt.Errorf("%w: %v", ErrKernelTooOld, err)
+		}
+		return -1, false, err
+	}
+	if err := CheckContinue(fd); err != nil {
+		unix.Close(fd)
+		return -1, false, err
+	}
+	return fd, false, nil
+}
+
+// CheckContinue reports whether listener fd accepts answers with
+// FlagContinue (Linux 5.5): it sends one for a notification that does
+// not exist. A kernel that knows the flag looks the id up and fails with
+// ENOENT; an older one rejects any flag with EINVAL first. Call it before
+// any task can trap: no call is pending then, so none can be answered.
+func CheckContinue(fd int) error {
+	r := NotifResp{ID: 0, Flags: FlagContinue}
+	switch err := Send(fd, &r); err {
+	case unix.ENOENT:
+		return nil
+	case unix.EINVAL:
+		return fmt.Errorf("seccomp: answering with SECCOMP_USER_NOTIF_FLAG_CONTINUE: %w", ErrKernelTooOld)
+	case nil:
+		return errors.New("seccomp: internal error: the probe answered a notification")
+	default:
+		return fmt.Errorf("seccomp: checking SECCOMP_USER_NOTIF_FLAG_CONTINUE: %w", err)
+	}
+}
+
 // installError explains a failure of seccomp(SECCOMP_SET_MODE_FILTER).
 func installError(e unix.Errno, flags uint) error {
 	switch e {

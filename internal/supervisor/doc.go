@@ -59,7 +59,10 @@
 // The filter is installed with SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV: once
 // a notification has been received, only a fatal signal can end the
 // trapped call. A successful answer therefore always reaches the caller
-// and no update can be lost or applied twice. Linux ends an interruptible
+// and no update can be lost or applied twice. Without the flag (Linux
+// 5.5-5.18, or SEMBOX_KERNEL_OFF=killable-wait) the supervisor runs in
+// commit mode (commit.go): every call that changes something is answered
+// from inside the engine and taken back if the answer is refused. Linux ends an interruptible
 // semop wait with EINTR when a signal that is not blocked is pending; the
 // watcher reproduces that by reading the waiter's pending and blocked
 // signal masks from /proc/TID/status, and ends the wait with EINTR through

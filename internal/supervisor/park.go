@@ -37,6 +37,19 @@ type call struct {
 	id uint64 // the notification to answer
 	th *thread
 
+	// Commit mode (see commit.go): answered is set when c.commit's
+	// answer was accepted, refused when it was not. Written by whoever
+	// performs the call, under the set's lock; read after the engine
+	// has returned (own call) or in Done, on the same thread.
+	answered bool
+	refused  bool
+	resp     seccomp.NotifResp
+	// key is the call as its thread would make it again (commit mode);
+	// stopped is set, under s.mu, when a SIGSTOP is sent to its group
+	// (see stopping).
+	key     restartKey
+	stopped bool
+
 	// The fields below are protected by s.mu.
 	finished    bool          // answered, or being answered
 	index       int           // position in s.parked, -1 if not there
@@ -56,6 +69,9 @@ func (s *Supervisor) newCall() *call {
 	c := &call{s: s, index: -1}
 	c.w.Done = c.completed
 	c.w.Alive = c.alive
+	if s.commitMode() {
+		c.w.Commit = c.commit
+	}
 	return c
 }
 
@@ -70,11 +86,21 @@ func (s *Supervisor) newCall() *call {
 // anyone could know to be dead never consumes a semaphore. Without thread
 // pidfds (Linux < 6.9) the listener is asked, which walks the kernel's
 // list of pending notifications.
+//
+// Without killable wait (commit mode) a signal also ends the call while
+// it is parked, so the listener is asked as well: a call the kernel has
+// ended is not counted by GETNCNT/GETZCNT, and its Commit would be
+// refused anyway.
 func (c *call) alive(*sem.Waiter) bool {
 	if c.th.pidfd >= 0 {
-		return !c.th.dead.Load()
+		if c.th.dead.Load() {
+			return false
+		}
+		if !c.s.commitMode() {
+			return true
+		}
 	}
-	return seccomp.IDValid(c.s.fd, c.id) == nil
+	return c.s.idValid(c.id) == nil
 }
 
 // completed is the engine's Done callback: another caller completed the
@@ -84,7 +110,22 @@ func (c *call) completed(w *sem.Waiter) {
 	s.mu.Lock()
 	s.finishLocked(c)
 	s.mu.Unlock()
-	c.answer(w.Err)
+	switch {
+	case c.answered:
+		// Answered by c.commit.
+		if s.trace != nil {
+			s.trace.parked(c, 0)
+		}
+	case c.refused:
+		// The kernel ended the call before its completion could be
+		// answered; the completion was taken back.
+		s.endedByKernel(c)
+	default:
+		// EIDRM, or EINTR if Alive found the call gone.
+		if !c.answer(w.Err) && s.commitMode() {
+			s.endedByKernel(c)
+		}
+	}
 }
 
 // finishLocked marks c answered (or abandoned) and forgets it.
@@ -100,8 +141,8 @@ func (s *Supervisor) finishLocked(c *call) {
 	}
 }
 
-// answer sends the call's result.
-func (c *call) answer(err sem.Errno) {
+// answer sends the call's result and reports whether the kernel took it.
+func (c *call) answer(err sem.Errno) bool {
 	s := c.s
 	if s.trace != nil {
 		s.trace.parked(c, err)
@@ -111,7 +152,7 @@ func (c *call) answer(err sem.Errno) {
 		resp.Error = -int32(err)
 	}
 	s.served.Add(1)
-	_ = seccomp.Send(s.fd, &resp)
+	return s.send(&resp) == nil
 }
 
 // park registers a call the engine has queued, so that its timeout,
@@ -255,7 +296,11 @@ func (s *Supervisor) interrupt(c *call, reason sem.Errno) {
 		s.mu.Lock()
 		s.finishLocked(c)
 		s.mu.Unlock()
-		c.answer(reason)
+		if !c.answer(reason) && s.commitMode() {
+			// The kernel ended the call first (a signal): the caller
+			// may make it again after its handler.
+			s.endedByKernel(c)
+		}
 	}
 }
 
@@ -318,6 +363,11 @@ func (s *Supervisor) watchParked() {
 			s.mu.Unlock()
 
 			var reason sem.Errno
+			if s.commitMode() && s.idValid(c.id) != nil {
+				// Ended by the kernel (see commit.go).
+				s.callGone(c)
+				continue
+			}
 			if timedOut {
 				reason = sem.EAGAIN
 			} else if readTaskStatus(c.th.tid, buf, &st) == nil && st.pendingUnblocked() &&

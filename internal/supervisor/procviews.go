@@ -3,6 +3,7 @@ package supervisor
 import (
 	"bytes"
 	"encoding/binary"
+	"fmt"
 	"io"
 	"os"
 	"path"
@@ -42,15 +43,18 @@ func (w *worker) serveOpen() bool {
 	w.mem.tid = int32(n.PID)
 	p, good := w.readPath(pathAddr)
 	if !good || !bytes.HasSuffix(p, []byte("sem")) {
+		w.traceOpen(p, good, "continued")
 		w.continueCall()
 		return true
 	}
 	w.yieldTurn() // resolving and serving a view take system calls
 	name := w.resolve(dirfd, string(p))
 	if name != procSysvipcSem && name != procSysKernelSem {
+		w.traceOpen(p, good, "continued")
 		w.continueCall()
 		return true
 	}
+	w.traceOpen(p, good, "served")
 	if howAddr != 0 {
 		var how [8]byte
 		if w.mem.CopyIn(howAddr, how[:]) != 0 {
@@ -72,6 +76,27 @@ func (w *worker) serveOpen() bool {
 	w.s.openView(w, th, name, flags)
 	w.leave()
 	return true
+}
+
+// traceOpen writes the trace line of a trapped open of path p (unreadable
+// if !good): every open is trapped on this path, which the trace shows.
+func (w *worker) traceOpen(p []byte, good bool, what string) {
+	t := w.s.trace
+	if t == nil {
+		return
+	}
+	name := "open"
+	switch w.n.Data.Nr {
+	case unix.SYS_OPENAT:
+		name = "openat"
+	case unix.SYS_OPENAT2:
+		name = "openat2"
+	}
+	arg := fmt.Sprintf("%q", p)
+	if !good {
+		arg = "?"
+	}
+	t.write(fmt.Sprintf("[pid %d] %s(%s) <trapped: %s>", w.n.PID, name, arg, what))
 }
 
 // openView injects a descriptor for one of the semaphore files.
@@ -134,17 +159,24 @@ func (s *Supervisor) injectLimitsWriter(w *worker, ns *sem.Namespace, fdFlags ui
 		w.reply(0, unix.ENOMEM)
 		return
 	}
-	_, err := seccomp.AddFD(s.fd, w.n.ID, p[1], fdFlags, true)
+	// The descriptor is added, our copy of the write end closed, and only
+	// then the call answered: answered at once (ADDFD_FLAG_SEND), the
+	// caller could write, close and open the file again before our copy
+	// was closed, and drainWriters would not see the end of the write
+	// (no POLLHUP while we hold a copy). Without killable waits a signal
+	// can still end the call between the two steps: the caller then keeps
+	// a descriptor it does not know of, and the writer stays pending.
+	tfd, err := seccomp.AddFD(s.fd, w.n.ID, p[1], fdFlags, false)
 	unix.Close(p[1])
 	if err != nil {
 		unix.Close(p[0])
 		return
 	}
-	s.served.Add(1)
 	s.writersMu.Lock()
 	s.writers = append(s.writers, limitsWriter{fd: p[0], ns: ns})
 	s.writersMu.Unlock()
 	s.nwriters.Add(1)
+	w.reply(int64(tfd), 0)
 }
 
 // drainWriters applies the writes to /proc/sys/kernel/sem whose writers

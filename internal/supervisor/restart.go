@@ -95,17 +95,59 @@ func (w *worker) restartedBySignal(c *call) bool {
 	if !ok {
 		return false
 	}
+	s := w.s
+	if s.commitMode() {
+		return w.newRestartFrame(c, at)
+	}
 	// What was read is the caller's dead stack only if the caller has
 	// been in this call all along: c not answered yet. Answers are sent
 	// after finishLocked, under s.mu, so holding it keeps the caller in
 	// the call while the frame is defaced.
-	s := w.s
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if c.finished {
 		return false
 	}
 	w.deface(at)
+	return true
+}
+
+// frameKeyLen is how much of a restart's signal frame tells it apart
+// from the next one at the same place (saved registers, signal mask).
+const frameKeyLen = 256
+
+// newRestartFrame reports whether the restart frame found at address at
+// below the stack of c's caller is not the one matched last for that
+// thread, and remembers it. It is the commit mode's way of matching a
+// frame once: without killable wait a signal can end the caller's call
+// at any moment, after which the memory below its stack pointer is live
+// again (the next handler's frame lies exactly there), so it must not be
+// written. A second restart that leaves a frame identical in every byte
+// at the same place (the same call, signal, sender and mask) is then
+// taken for the old one: that call blocks again instead of ending with
+// EINTR.
+func (w *worker) newRestartFrame(c *call, at uint64) bool {
+	var b [frameKeyLen]byte
+	if w.mem.CopyIn(at, b[:]) != 0 {
+		return false
+	}
+	s := w.s
+	// The frame belongs to c only if c is still pending now: else the
+	// thread has moved on (c was ended by a signal, and the frame may be
+	// that of c's own restart, which is examined when it is served).
+	if s.idValid(c.id) != nil {
+		return false
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	th := c.th
+	if c.finished || (th.lastFrame != nil && th.lastFrameAt == at && *th.lastFrame == b) {
+		return false
+	}
+	if th.lastFrame == nil {
+		th.lastFrame = new([frameKeyLen]byte)
+	}
+	th.lastFrameAt, *th.lastFrame = at, b
 	return true
 }
 

@@ -58,6 +58,9 @@ func (w *worker) serveSignal() bool {
 		w.continueCall()
 		return true
 	}
+	if sig == uint64(unix.SIGSTOP) && tgid != 0 && s.commitMode() {
+		s.stopping(tgid)
+	}
 	if s.signals != nil {
 		// Any member of the namespace may be the target.
 		if sig == uint64(unix.SIGCONT) {

@@ -52,6 +52,7 @@ func (s *Supervisor) teardown() {
 		return true
 	})
 	close(s.stop)
+	s.timers.stopAll()
 	one := []byte{1, 0, 0, 0, 0, 0, 0, 0}
 	unix.Write(s.evfd, one)
 	<-s.exitsDone

@@ -43,6 +43,7 @@ func ExtraNotify(procViews bool) []int {
 	extra := append([]int(nil), CredentialSyscalls...)
 	extra = append(extra, NamespaceSyscalls...)
 	extra = append(extra, SignalSyscalls...)
+	extra = append(extra, TimerSyscalls...)
 	if procViews {
 		extra = append(extra, OpenSyscalls...)
 	}
@@ -150,6 +151,12 @@ type Supervisor struct {
 
 	features Features     // the optional kernel features in use
 	signals  SignalRouter // Config.Signals
+	timers   timers       // timers armed inside the sandbox (timers.go)
+
+	// sendHook and validHook, if set, replace the listener for answers
+	// and for the validity of parked calls (tests).
+	sendHook  func(r *seccomp.NotifResp) error
+	validHook func(id uint64) error
 
 	served atomic.Uint64 // semaphore calls answered
 	floor  bool          // answer without serving (Config.Floor)
@@ -185,6 +192,13 @@ type thread struct {
 	// dead is set once the supervisor has seen the thread exit (its
 	// pidfd fired, or its group's).
 	dead atomic.Bool
+
+	// The restart frame matched last, in commit mode (see
+	// newRestartFrame), and the call a SIGSTOP ended (see stopping).
+	// Protected by Supervisor.mu.
+	lastFrameAt uint64
+	lastFrame   *[frameKeyLen]byte
+	stopEnded   *restartKey
 }
 
 // process is a thread group: the undo owner.
@@ -255,6 +269,11 @@ func New(c Config) (*Supervisor, error) {
 		unix.Close(evfd)
 		return nil, err
 	}
+	// Without the flag in the kernel the helper installed the filter
+	// without it (seccomp.InstallListener).
+	if s.features.KillableWait && !seccomp.WaitKillableSupported() {
+		s.features.KillableWait = false
+	}
 	// Keep the caller's CPU: the kernel switches straight to the
 	// supervisor and back. Older kernels simply lack it.
 	if s.features.SyncWakeUp {
@@ -314,6 +333,14 @@ type worker struct {
 	val   int64     // the answer serveSem computed
 	err   sem.Errno // its errno
 
+	// Commit mode (see commit.go): noReply says the call in n was
+	// answered (or its answer refused) from inside the engine; commitFn
+	// and commitIDFn are w.commit and w.commitID, made once.
+	noReply    bool
+	commitFn   func() bool
+	commitIDFn func(int32) bool
+	vals       []byte // SETALL's values, in commit mode
+
 	events [16]unix.EpollEvent // for reapExits
 	stack  []byte              // for restartedBySignal
 }
@@ -322,6 +349,7 @@ func (s *Supervisor) worker() {
 	runtime.LockOSThread()
 	preferLowLatency()
 	w := &worker{s: s, buf: make([]byte, 4096), wake: make(chan struct{}, 1)}
+	w.commitFn, w.commitIDFn = w.commit, w.commitID
 	for {
 		if len(w.ahead) > 0 {
 			next := &w.ahead[0]
@@ -512,13 +540,15 @@ func (w *worker) serve() {
 	switch n.Data.Nr {
 	case unix.SYS_SEMGET, unix.SYS_SEMOP, unix.SYS_SEMTIMEDOP, unix.SYS_SEMCTL:
 	default:
-		if w.serveSignal() || w.serveOpen() {
+		if w.serveSignal() || w.serveTimer() || w.serveOpen() {
 			return
 		}
 		if th := s.knownThread(int32(n.PID)); th != nil {
 			if n.Data.Nr == unix.SYS_UNSHARE {
 				w.yieldTurn()
-				th.serving.Lock()
+				if !w.lockServing(th) {
+					return // the caller's call is gone
+				}
 				w.enter()
 				s.unshare(th, n.Data.Args[0])
 				w.leave()
@@ -543,7 +573,25 @@ func (w *worker) serve() {
 	w.reapExits()
 	th := w.thread()
 	if th == nil {
-		return // the caller is gone
+		// The caller is gone, or, in commit mode, a signal ended its
+		// call while it was being prepared: it may make it again after
+		// its handler. Counted before this call's turn in arrival order
+		// passes, so that the call made again, which comes later, is
+		// examined (see cutShort).
+		if s.commitMode() {
+			s.cut.note(1)
+		}
+		return
+	}
+	if s.commitMode() {
+		if s.nparked.Load() > 0 {
+			s.dropEnded(th)
+		}
+		if s.restartAfterStop(th, n) {
+			th.serving.Unlock()
+			w.reply(0, sem.EINTR)
+			return
+		}
 	}
 	w.enter()
 	p := th.proc
@@ -560,12 +608,15 @@ func (w *worker) serve() {
 		w.spare = s.newCall()
 	}
 	c := w.spare
+	w.noReply = false
 	blocked := w.serveSem(th)
 	p.life.RUnlock()
 	w.leave()
 	th.serving.Unlock()
 	if !blocked {
-		w.reply(w.val, w.err)
+		if !w.noReply {
+			w.reply(w.val, w.err)
+		}
 		return
 	}
 	if s.cut.pending() {
@@ -590,9 +641,21 @@ func (w *worker) serveSem(th *thread) (blocked bool) {
 	var err sem.Errno
 	switch n.Data.Nr {
 	case unix.SYS_SEMGET:
-		val, err = semsys.Semget(th.proc.ns.Load(), &th.task, a[0], a[1], a[2])
+		if s.commitMode() {
+			var id int32
+			id, err = th.proc.ns.Load().SemgetCommit(&th.task, int32(a[0]), int32(a[1]), int32(a[2]), w.commitIDFn)
+			val = int64(id)
+		} else {
+			val, err = semsys.Semget(th.proc.ns.Load(), &th.task, a[0], a[1], a[2])
+		}
 	case unix.SYS_SEMCTL:
-		val, err = semsys.Semctl(th.proc.ns.Load(), &th.task, &w.mem, &w.sc, a[0], a[1], a[2], a[3])
+		var done bool
+		if s.commitMode() {
+			val, err, done = w.semctlCommit(th.proc.ns.Load(), th, a)
+		}
+		if !done {
+			val, err = semsys.Semctl(th.proc.ns.Load(), &th.task, &w.mem, &w.sc, a[0], a[1], a[2], a[3])
+		}
 		if err == 0 && int32(a[2]) == abi.GETPID && len(th.proc.nstgid) > 1 {
 			val = int64(s.pidAsSeenBy(th.proc, int32(val)))
 		}
@@ -605,7 +668,12 @@ func (w *worker) serveSem(th *thread) (blocked bool) {
 		// The engine may call c.w's Alive and Done from another worker as
 		// soon as it has queued c.w, before park runs: they need these.
 		c.id, c.th, c.nr = n.ID, th, n.Data.Nr
+		c.answered, c.refused, c.stopped = false, false, false
+		c.key = restartKey{nr: n.Data.Nr, args: n.Data.Args, ip: n.Data.InstructionPointer}
 		r := semsys.Semtimedop(th.proc.ns.Load(), &th.task, &w.mem, &w.sc, a[0], a[1], a[2], timeout, &c.w)
+		// Answered by c.commit (its own call succeeded at once), or
+		// refused there and taken back (r.Err is EINTR).
+		w.noReply = !r.Blocked && (c.answered || c.refused)
 		if r.Blocked {
 			w.spare = nil
 			s.park(c, th, n, &r, &w.sc)
@@ -626,12 +694,12 @@ func (w *worker) reply(val int64, err sem.Errno) {
 		w.resp.Val, w.resp.Error = 0, -int32(err)
 	}
 	w.s.served.Add(1)
-	_ = seccomp.Send(w.s.fd, &w.resp)
+	_ = w.s.send(&w.resp)
 }
 
 func (w *worker) continueCall() {
 	w.resp = seccomp.NotifResp{ID: w.n.ID, Flags: seccomp.FlagContinue}
-	_ = seccomp.Send(w.s.fd, &w.resp)
+	_ = w.s.send(&w.resp)
 }
 
 func (s *Supervisor) knownThread(tid int32) *thread {
@@ -649,7 +717,9 @@ func (w *worker) thread() *thread {
 	tid := int32(n.PID)
 	th := s.knownThread(tid)
 	if th != nil {
-		th.serving.Lock()
+		if !w.lockServing(th) {
+			return nil
+		}
 		if !th.stale.Load() && th.gen == th.proc.gen.Load() {
 			return th
 		}
@@ -703,7 +773,9 @@ func (w *worker) thread() *thread {
 	if prev, loaded := s.threads.LoadOrStore(tid, th); loaded {
 		closeFD(th.pidfd)
 		prev := prev.(*thread)
-		prev.serving.Lock()
+		if !w.lockServing(prev) {
+			return nil
+		}
 		return prev
 	}
 	if th.pidfd >= 0 {

@@ -7,15 +7,16 @@
  * semop asleep on a semaphore with EINTR and never restarts it. To make
  * the window wide and the outcome deterministic, the program stops its
  * parent when that is sembox (SIGSTOP: nothing is received) while a child
- * makes its call, which a timer of the child's interrupts; it waits for
+ * makes its call, which the parent then interrupts; it waits for
  * the child's handler to have run, and lets sembox go on (SIGCONT).
  * Natively the parent is not stopped: the child's semop sleeps in the
  * kernel and the timer's signal interrupts it.
  *
- * sembox traps kill() (to look at once at the targets' waits), so no
- * signal can be sent with kill() while it is stopped: the child's signals
- * come from its own timers, and sembox's SIGCONT from the kernel, as the
- * SIGIO of a pipe whose owner sembox is (F_SETOWN, F_SETSIG).
+ * sembox traps kill() and the timer calls (to look at once at the
+ * targets' waits), so no signal can be sent or armed with them while it
+ * is stopped: the child's signals and sembox's SIGCONT come from the
+ * kernel, as the SIGIO of a pipe whose owner the target is (F_SETOWN,
+ * F_SETSIG), when the parent writes to it.
  * Either way the results must be Linux's:
  *
  *  1 P that blocks, SA_RESTART handler         -> EINTR
@@ -127,10 +128,57 @@ static void stop_sembox(void) {
 
 struct op { short num, op, flg; int timed; int restart; int nsig; };
 
-/* One case: a child makes op on set id while the parent signals it. */
+/* The system call a task is in, from a descriptor open on its syscall
+ * file: its number, or -1 if it is running (or the file is unreadable). */
+static long syscall_of(int fd) {
+    char b[256];
+    ssize_t n = pread(fd, b, sizeof b - 1, 0);
+    if (n <= 0)
+        return -1;
+    b[n] = 0;
+    if (b[0] < '0' || b[0] > '9')
+        return -1; /* "running" */
+    return strtol(b, NULL, 10);
+}
+
+static int open_proc(pid_t pid, const char *file) {
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/%s", (int)pid, file);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        FATAL("open %s", path);
+    return fd;
+}
+
+static int readable(int fd) {
+    struct pollfd pf = { fd, POLLIN, 0 };
+    return poll(&pf, 1, 0) > 0;
+}
+
+/* Wait until the child is in its semop (trapped and not received, under
+ * a stopped sembox; asleep in the kernel natively), or past it (done: a
+ * call that did not block). */
+static void wait_in_call(int sysfd, int done) {
+    for (int i = 0; i < 200000; i++) {
+        long nr = syscall_of(sysfd);
+        if (nr == SYS_semtimedop
+#ifdef SYS_semop
+            || nr == SYS_semop
+#endif
+            || readable(done))
+            return;
+        usleep(50);
+    }
+    FATAL("the child never reached its semop");
+}
+
+/* One case: a child makes op on set id while the parent signals it. The
+ * signals are SIGUSR1 as the SIGIO of a pipe the child owns (F_SETOWN,
+ * F_SETSIG): the parent writes to it, no call sembox traps is made, and
+ * it chooses the moment (once the child is in its call). */
 static void one(int n, int id, struct op o) {
-    int rp[2], go[2];
-    if (pipe(rp) < 0 || pipe(go) < 0)
+    int rp[2], go[2], sp[2], ready[2];
+    if (pipe(rp) < 0 || pipe(go) < 0 || pipe(sp) < 0 || pipe(ready) < 0)
         FATAL("pipe");
     __atomic_store_n(handled, 0, __ATOMIC_SEQ_CST);
     pid_t c = xfork();
@@ -142,24 +190,14 @@ static void one(int n, int id, struct op o) {
         sigemptyset(&sa.sa_mask);
         sigaction(SIGUSR1, &sa, NULL);
         close(go[1]);
-        timer_t timers[4];
-        struct sigevent ev;
-        memset(&ev, 0, sizeof ev);
-        ev.sigev_notify = SIGEV_SIGNAL;
-        ev.sigev_signo = SIGUSR1;
-        for (int i = 0; i < o.nsig; i++)
-            if (timer_create(CLOCK_MONOTONIC, &ev, &timers[i]) < 0)
-                _exit(92);
-        char x;
+        if (fcntl(sp[0], F_SETOWN, getpid()) < 0 || fcntl(sp[0], F_SETSIG, SIGUSR1) < 0 ||
+            fcntl(sp[0], F_SETFL, O_ASYNC | O_NONBLOCK) < 0)
+            _exit(92);
+        char x = 'r';
+        if (write(ready[1], &x, 1) != 1) /* set up, its alarm() served */
+            _exit(93);
         if (read(go[0], &x, 1) != 1)
             _exit(90);
-        /* One signal every 30 ms from now: the first comes while the call
-         * below waits (in the kernel, or for sembox to receive it). */
-        for (int i = 0; i < o.nsig; i++) {
-            struct itimerspec its = { { 0, 0 }, { 0, 30000000L * (i + 1) } };
-            if (timer_settime(timers[i], 0, &its, NULL) < 0)
-                _exit(93);
-        }
         struct sembuf b = { o.num, o.op, o.flg };
         struct timespec ten = { 10, 0 };
         int rc = o.timed ? semtimedop(id, &b, 1, &ten) : semop(id, &b, 1);
@@ -172,11 +210,21 @@ static void one(int n, int id, struct op o) {
             ;
         _exit(0);
     }
-    int st = open_stat(c);
+    char x;
+    if (read(ready[0], &x, 1) != 1)
+        FATAL("child not ready");
+    int st = open_stat(c), sysfd = open_proc(c, "syscall");
     stop_sembox();
     if (write(go[1], "g", 1) != 1)
         FATAL("write");
-    wait_handled(o.nsig);
+    for (int i = 1; i <= o.nsig; i++) {
+        wait_in_call(sysfd, rp[0]);
+        if (write(sp[1], "s", 1) != 1)
+            FATAL("signal pipe");
+        wait_handled(i);
+        while (read(sp[0], &x, 1) < 0 && errno == EINTR) /* drained for the next one */
+            ;
+    }
     wait_state(st, "SZ", "child after its handlers");
     cont_sembox();
     int out[2];
@@ -185,7 +233,8 @@ static void one(int n, int id, struct op o) {
     close(go[1]);
     xwait(c);
     close(st);
-    close(rp[0]); close(rp[1]); close(go[0]);
+    close(sysfd);
+    close(rp[0]); close(rp[1]); close(go[0]); close(sp[0]); close(sp[1]); close(ready[0]); close(ready[1]);
     printf("case %d: %s handled=%d val=%d ncnt=%d zcnt=%d\n", n, res(out[0], out[1]),
            __atomic_load_n(handled, __ATOMIC_SEQ_CST), getval(id, 0), getncnt(id, 0), getzcnt(id, 0));
 }
