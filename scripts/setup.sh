@@ -4,7 +4,7 @@
 set -euo pipefail
 
 # Debian packages the test suite uses.
-packages=(gcc libc6-dev make util-linux procps perl python3-sysv-ipc php-cli stress-ng apache2 apache2-utils gnuplot-nox)
+packages=(gcc libc6-dev make util-linux procps perl python3-sysv-ipc php-cli stress-ng apache2 apache2-utils gnuplot-nox man-db groff-base zsh)
 
 missing=()
 for p in "${packages[@]}"; do

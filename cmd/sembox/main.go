@@ -44,11 +44,33 @@ Usage:
   sembox ipcrm [--sandbox PID | --ns NAME] [-s ID] [-S KEY] [--all=sem]
         Remove sets from a running sandbox or shared namespace.
 
+  sembox stat [--sandbox PID | --ns NAME|PATH] [--json] [--watch[=INTERVAL]]
+        Show what the semop calls of your running sandboxes and shared
+        namespaces did since each set was created: calls, calls that
+        blocked, wait times (p50, p99, max), waits ended by EINTR, EAGAIN
+        (timeout) or EIDRM, the calls waiting now and their pids, and the
+        hottest semaphores. --watch refreshes every INTERVAL (default 1s)
+        until interrupted.
+
+  sembox conform --wrap "CMD PREFIX" [--seeds N] [--seed S] [--single|--multi|--both]
+                 [--json] [--keep DIR] [--jobs N] [--no-minimize] [-v]
+        Check that a sandbox gives System V semaphore calls Linux's exact
+        semantics: random scripts run by the same C executor natively, in
+        a fresh IPC namespace (needs root and a C compiler), and behind
+        CMD PREFIX (such as "sembox run --" or "runsc --network=none do");
+        each difference is minimised and shown with both outputs and the
+        first differing line. Exit status 0 if all agree, 1 if any
+        differs, 2 on a usage or setup error. 'sembox conform -h': flags.
+
   sembox version
         Show the module version and the VCS revision it was built from.
 
-  sembox help
-        Show this text.
+  sembox completion bash|zsh
+        Print a completion script for bash (source <(sembox completion
+        bash)) or zsh (save it as _sembox in a directory of $fpath).
+
+  sembox help [--man]
+        Show this text (--man: the same as a manual page, sembox.1).
 
 Flags of run:
   --limits "SEMMSL SEMMNS SEMOPM SEMMNI"
@@ -56,8 +78,15 @@ Flags of run:
         /proc/sys/kernel/sem (default "32000 1024000000 500 32000").
   --no-proc
         Do not serve /proc/sysvipc/sem and /proc/sys/kernel/sem inside
-        the sandbox. Serving them traps every open(), which costs a
-        round trip to sembox per open.
+        the sandbox (by default they describe the sandbox's namespace).
+        As root, sembox serves them without trapping open(): FUSE files
+        bound over them in a mount namespace of the sandbox's own (host
+        mounts still appear in it; the sandbox's own mounts stay in it).
+        Otherwise (not root, no /dev/fuse, no mount namespace) every
+        open() is trapped, a round trip to sembox per open.
+        --trace's first line says which path a run took and why;
+        SEMBOX_PROC_VIEWS=trap forces the trapped path, =mount the
+        mount path (or fails).
   --trace[=FILE]
         Print one strace-like line per served call, with its result, to
         FILE (default: standard error).
@@ -71,6 +100,11 @@ Flags of run:
         When --ns creates the namespace: the mode of its socket, that is
         who may join (default 0600). Members are served with their own
         identity; serving other users' processes needs a root server.
+  --metrics ADDR
+        Serve the statistics of 'sembox stat' over HTTP at /metrics, in
+        the Prometheus text format. A port alone (9464 or :9464) listens
+        on 127.0.0.1; another address must be an IP address written out
+        (such as 0.0.0.0:9464 for every interface).
 
 Examples:
   sembox run -- ipcmk -S 3          # create a set inside a fresh sandbox
@@ -98,12 +132,18 @@ func main() {
 		os.Exit(ipcs(os.Args[2:], os.Stdout))
 	case "ipcrm":
 		os.Exit(ipcrm(os.Args[2:]))
+	case "stat":
+		os.Exit(stat(os.Args[2:], os.Stdout))
 	case "ns":
 		os.Exit(ns(os.Args[2:], os.Stdout))
+	case "conform":
+		os.Exit(conform(os.Args[2:], os.Stdout, os.Stderr))
 	case "version", "--version", "-V":
 		fmt.Println(version())
 	case "help", "-h", "--help":
-		fmt.Print(usage)
+		os.Exit(help(os.Args[2:], os.Stdout))
+	case "completion":
+		os.Exit(completion(os.Args[2:], os.Stdout))
 	default:
 		fmt.Fprintf(os.Stderr, "sembox: unknown command %q (try 'sembox help')\n", os.Args[1])
 		os.Exit(2)

@@ -102,6 +102,16 @@ func parseRunArgs(args []string) (*runOptions, error) {
 				return nil, err
 			}
 			o.limits = &l
+		case "metrics":
+			if !hasVal {
+				if len(args) == 0 {
+					return nil, errors.New("--metrics needs an address")
+				}
+				val, args = args[0], args[1:]
+			}
+			if err := startMetrics(val, o); err != nil { // metrics.go
+				return nil, err
+			}
 		default:
 			return nil, fmt.Errorf("unknown flag %q", a)
 		}
@@ -150,6 +160,11 @@ func run(args []string) int {
 		fmt.Fprintf(os.Stderr, "sembox run: %v\n", err)
 		return 2
 	}
+	views, err := procViews(o)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "sembox run: %v\n", err)
+		return 2
+	}
 	var trace *os.File
 	if o.trace {
 		trace = os.Stderr
@@ -164,7 +179,7 @@ func run(args []string) int {
 		}
 	}
 	if o.ns != "" {
-		return runJoined(o, trace)
+		return runJoined(o, trace, views)
 	}
 	clock := supervisor.NewCoarseClock()
 	ns, err := openState(o.state, clock, o.limits)
@@ -194,14 +209,24 @@ func run(args []string) int {
 	sb, err := launch.Start(launch.Config{
 		Path:        o.argv[0],
 		Args:        o.argv,
-		ExtraNotify: supervisor.ExtraNotify(!o.noProc),
-		OnListener: func(fd int) {
+		ExtraNotify: supervisor.ExtraNotify(false),
+		ProcViews:   views,
+		OpenNotify:  supervisor.OpenSyscalls,
+		OnSetup: func(su launch.Setup) {
+			traceProcViews(trace, views, su)
 			jc := server.JoinConfig{Member: server.Member{PID: os.Getpid(), UID: uint32(os.Geteuid()), Command: o.argv},
 				Floor: o.floor, MeasureRecvWindow: o.window}
 			if trace != nil {
 				jc.Trace = trace
 			}
-			sup, own, supErr = srv.Join(fd, jc)
+			sup, own, supErr = srv.Join(su.Listener, jc)
+			if su.ProcFUSE >= 0 {
+				if supErr != nil {
+					unix.Close(su.ProcFUSE) // the helper's binds then fail
+				} else {
+					supErr = sup.ServeProcMount(su.ProcFUSE)
+				}
+			}
 		},
 	})
 	if supErr != nil {
@@ -260,6 +285,51 @@ func run(args []string) int {
 	return status
 }
 
+// procViewsEnv names the environment variable that chooses the path of
+// the /proc views: "auto" (or unset: the mount path where available, else
+// trapped opens), "mount" (the mount path, or fail) or "trap" (trapped
+// opens, the fallback; so that tests and CI run both).
+const procViewsEnv = "SEMBOX_PROC_VIEWS"
+
+// procViews returns how the run serves /proc/sysvipc/sem and
+// /proc/sys/kernel/sem: not at all with --no-proc, else as procViewsEnv
+// says.
+func procViews(o *runOptions) (launch.ProcViews, error) {
+	if o.noProc {
+		return launch.ProcViewsOff, nil
+	}
+	switch v := os.Getenv(procViewsEnv); v {
+	case "", "auto":
+		return launch.ProcViewsMount, nil
+	case "mount":
+		return launch.ProcViewsMountOnly, nil
+	case "trap":
+		return launch.ProcViewsTrap, nil
+	default:
+		return 0, fmt.Errorf("%s=%q: want auto, mount or trap", procViewsEnv, v)
+	}
+}
+
+// traceProcViews writes, as the trace's first line, which path the /proc
+// views took and why.
+func traceProcViews(trace *os.File, asked launch.ProcViews, su launch.Setup) {
+	if trace == nil {
+		return
+	}
+	var line string
+	switch {
+	case su.ProcViews == launch.ProcViewsMount:
+		line = "FUSE files bound over /proc/sysvipc/sem and /proc/sys/kernel/sem in the sandbox's mount namespace; open() is not trapped"
+	case su.ProcViews == launch.ProcViewsTrap && asked == launch.ProcViewsTrap:
+		line = "every open() trapped (" + procViewsEnv + "=trap)"
+	case su.ProcViews == launch.ProcViewsTrap:
+		line = "every open() trapped: the mount path is not available (" + su.ProcWhy + ")"
+	default:
+		line = "not served (--no-proc)"
+	}
+	fmt.Fprintf(trace, "# sembox: /proc views: %s\n", line)
+}
+
 // forwardSignals passes the signals sembox receives to the sandbox's root
 // process. SIGINT and SIGQUIT typed at a terminal already reach the whole
 // foreground process group, the program included, so they are not sent a
@@ -313,7 +383,7 @@ func reapAll(root int) int {
 // server serves its listener. sembox stays the program's parent and
 // subreaper, and passes its exit status and signals as for a sandbox of
 // its own.
-func runJoined(o *runOptions, trace *os.File) int {
+func runJoined(o *runOptions, trace *os.File, views launch.ProcViews) int {
 	t, err := control.ParseTarget(o.ns)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "sembox run: --ns: %v\n", err)
@@ -338,16 +408,23 @@ func runJoined(o *runOptions, trace *os.File) int {
 	sb, err := launch.Start(launch.Config{
 		Path:        o.argv[0],
 		Args:        o.argv,
-		ExtraNotify: supervisor.ExtraNotify(!o.noProc),
-		OnListener: func(fd int) {
+		ExtraNotify: supervisor.ExtraNotify(false),
+		ProcViews:   views,
+		OpenNotify:  supervisor.OpenSyscalls,
+		OnSetup: func(su launch.Setup) {
+			traceProcViews(trace, views, su)
 			tfd := -1
 			if trace != nil {
 				tfd = int(trace.Fd())
 			}
-			_, joinErr = control.Join(t.Socket, fd, tfd, control.Request{Command: o.argv, Limits: o.limits})
-			// The server has its own copy. Without one, the program's
-			// trapped calls fail with ENOSYS and the helper says so.
-			unix.Close(fd)
+			_, joinErr = control.Join(t.Socket, su.Listener, tfd, su.ProcFUSE, control.Request{Command: o.argv, Limits: o.limits})
+			// The server has its own copies. Without one, the program's
+			// trapped calls fail with ENOSYS and the helper says so (on the
+			// mount path, its binds of the /proc views fail: ENOTCONN).
+			unix.Close(su.Listener)
+			if su.ProcFUSE >= 0 {
+				unix.Close(su.ProcFUSE)
+			}
 		},
 	})
 	if joinErr != nil {

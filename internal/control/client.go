@@ -91,9 +91,10 @@ func AskPath(path string, req Request) (*Response, error) {
 }
 
 // Join asks the server on socket path to serve a new member: listener is
-// its seccomp listener, trace (or -1) the file its trace goes to. The
-// server gets its own copies of the descriptors.
-func Join(path string, listener, trace int, req Request) (*Response, error) {
+// its seccomp listener, trace (or -1) the file its trace goes to,
+// procFUSE (or -1) the FUSE connection of its /proc views' mount path
+// (launch.Setup). The server gets its own copies of the descriptors.
+func Join(path string, listener, trace, procFUSE int, req Request) (*Response, error) {
 	c, err := net.DialTimeout("unix", path, dialTimeout)
 	if err != nil {
 		return nil, err
@@ -104,6 +105,9 @@ func Join(path string, listener, trace int, req Request) (*Response, error) {
 	fds := []int{listener}
 	if req.Trace = trace >= 0; req.Trace {
 		fds = append(fds, trace)
+	}
+	if req.ProcFUSE = procFUSE >= 0; req.ProcFUSE {
+		fds = append(fds, procFUSE)
 	}
 	return roundTrip(c.(*net.UnixConn), req, unix.UnixRights(fds...))
 }

@@ -29,9 +29,9 @@ import (
 // the member's seccomp listener, and with Trace the file its trace goes
 // to.
 type Request struct {
-	// Op is "list", "info", "remove", "remove-key", "remove-all",
-	// "members", "join", "save", "shutdown" or "hello" (which anyone may
-	// ask).
+	// Op is "list", "info", "stat", "remove", "remove-key",
+	// "remove-all", "members", "join", "save", "shutdown" or "hello"
+	// (which anyone may ask).
 	Op  string `json:"op"`
 	ID  int32  `json:"id,omitempty"`
 	Key int32  `json:"key,omitempty"`
@@ -42,6 +42,9 @@ type Request struct {
 	Command []string    `json:"command,omitempty"`
 	Limits  *sem.Limits `json:"limits,omitempty"`
 	Trace   bool        `json:"trace,omitempty"`
+	// ProcFUSE: the FUSE connection of the member's /proc views follows
+	// (supervisor.ServeProcMount).
+	ProcFUSE bool `json:"proc_fuse,omitempty"`
 
 	// For "save": the absolute path of the file to write ("": the
 	// server's state file).
@@ -61,6 +64,8 @@ type Response struct {
 	// Members are the sandboxes using the namespace ("members", "join":
 	// the new one only).
 	Members []server.Member `json:"members,omitempty"`
+	// Stats answers "stat".
+	Stats *Stats `json:"stats,omitempty"`
 }
 
 // Sandbox identifies the namespace's server: for an anonymous sandbox
@@ -107,6 +112,130 @@ type Semaphore struct {
 type Adjustment struct {
 	PID int32 `json:"pid"`
 	Adj int16 `json:"adj"`
+}
+
+// Stats answers "stat": what the semop calls of each set did since its
+// creation (sem.Stats). Times are in nanoseconds; slices are never null.
+type Stats struct {
+	Sets []SetStats `json:"sets"`
+	// Removed sums the counters of the sets removed so far (the waits
+	// that IPC_RMID ended show there); RemovedSets is how many of them
+	// had semop calls. Total sums every set, live or removed: the
+	// namespace's counters, which never decrease.
+	Removed     Counters `json:"removed"`
+	RemovedSets int      `json:"removed_sets"`
+	Total       Counters `json:"total"`
+	// BucketBoundsNs are the upper bounds (inclusive) of the wait-time
+	// histograms' buckets, Wait.Buckets; the last is -1: no bound (+Inf).
+	BucketBoundsNs []int64 `json:"bucket_bounds_ns"`
+}
+
+// Counters count a set's semop and semtimedop calls (those that reached
+// its operations): Calls = PerformedAtOnce + FailedAtOnce + Blocked.
+type Counters struct {
+	Calls           uint64 `json:"calls"`
+	PerformedAtOnce uint64 `json:"performed_at_once"`
+	FailedAtOnce    uint64 `json:"failed_at_once"` // EAGAIN (IPC_NOWAIT, zero timeout), ERANGE
+	Blocked         uint64 `json:"blocked"`
+	// Performed: at once or after waiting; Ops: their operations (sembufs).
+	Performed uint64 `json:"performed"`
+	Ops       uint64 `json:"ops"`
+	Ends      Ends   `json:"ends"` // how the waits of blocked calls ended
+	Wait      Wait   `json:"wait"` // how long they waited
+}
+
+// Ends counts how blocked calls' waits ended.
+type Ends struct {
+	Completed uint64 `json:"completed"`
+	EINTR     uint64 `json:"eintr"`  // a signal (or the caller died)
+	EAGAIN    uint64 `json:"eagain"` // the timeout expired
+	EIDRM     uint64 `json:"eidrm"`  // the set was removed
+	Other     uint64 `json:"other"`  // ERANGE when retried
+}
+
+// Wait describes the waits that ended. P50Ns and P99Ns are upper bounds
+// from the histogram (its buckets double), capped by MaxNs.
+type Wait struct {
+	Count   uint64   `json:"count"`
+	SumNs   uint64   `json:"sum_ns"`
+	MaxNs   uint64   `json:"max_ns"`
+	P50Ns   uint64   `json:"p50_ns"`
+	P99Ns   uint64   `json:"p99_ns"`
+	Buckets []uint64 `json:"buckets"` // per bucket of Stats.BucketBoundsNs, not cumulative
+}
+
+// SetStats are one set's statistics.
+type SetStats struct {
+	ID    int32 `json:"id"`
+	Key   int32 `json:"key"`
+	Nsems int   `json:"nsems"`
+	Counters
+	// Waiters are the calls waiting now, longest waiting first.
+	Waiters []Waiter `json:"waiters"`
+	// Sems are the semaphores that had operations or blocked calls or
+	// have waiters, hottest first (by operations, then time waited).
+	Sems []SemStats `json:"sems"`
+}
+
+// Waiter is a call waiting now.
+type Waiter struct {
+	PID      int32  `json:"pid"`
+	Sem      uint16 `json:"semnum"` // the operation it waits for now
+	Op       int16  `json:"op"`
+	Nsops    int    `json:"nsops"`
+	WaitedNs int64  `json:"waited_ns"` // so far
+}
+
+// SemStats are one semaphore's statistics: its operations, and the calls
+// that first blocked on it.
+type SemStats struct {
+	Num       int     `json:"semnum"`
+	Ops       uint64  `json:"ops"`
+	Blocked   uint64  `json:"blocked"`
+	Ends      Ends    `json:"ends"`
+	WaitSumNs uint64  `json:"wait_sum_ns"`
+	WaitMaxNs uint64  `json:"wait_max_ns"`
+	Ncount    int32   `json:"ncount"` // waiting now, as GETNCNT
+	Zcount    int32   `json:"zcount"` // waiting now, as GETZCNT
+	Pids      []int32 `json:"pids"`   // of the waiters now
+}
+
+// StatsOf converts the engine's snapshot.
+func StatsOf(st sem.Stats) *Stats {
+	out := &Stats{Sets: make([]SetStats, 0, len(st.Sets)), RemovedSets: st.RemovedSets,
+		Removed: countersOf(&st.Removed), BucketBoundsNs: make([]int64, sem.NumWaitBuckets)}
+	tot := st.Total()
+	out.Total = countersOf(&tot)
+	for i := range out.BucketBoundsNs {
+		out.BucketBoundsNs[i] = sem.WaitBucketBound(i)
+	}
+	for i := range st.Sets {
+		s := &st.Sets[i]
+		ss := SetStats{ID: s.ID, Key: s.Key, Nsems: s.Nsems, Counters: countersOf(s),
+			Waiters: make([]Waiter, 0, len(s.Waiters)), Sems: make([]SemStats, 0, len(s.Sems))}
+		for _, w := range s.Waiters {
+			ss.Waiters = append(ss.Waiters, Waiter{PID: w.PID, Sem: w.Sem, Op: w.Op, Nsops: w.Nsops, WaitedNs: max(st.Now-w.Since, 0)})
+		}
+		for _, m := range s.Sems {
+			ss.Sems = append(ss.Sems, SemStats{Num: m.Num, Ops: m.Ops, Blocked: m.Blocked, Ends: endsOf(m.Ends),
+				WaitSumNs: m.WaitSum, WaitMaxNs: m.WaitMax, Ncount: m.Ncnt, Zcount: m.Zcnt, Pids: append([]int32{}, m.Pids...)})
+		}
+		out.Sets = append(out.Sets, ss)
+	}
+	return out
+}
+
+func endsOf(e sem.Ends) Ends {
+	return Ends{Completed: e.Completed, EINTR: e.EINTR, EAGAIN: e.EAGAIN, EIDRM: e.EIDRM, Other: e.Other}
+}
+
+func countersOf(s *sem.SetStats) Counters {
+	return Counters{Calls: s.Calls, PerformedAtOnce: s.Immediate, FailedAtOnce: s.Failed, Blocked: s.Blocked,
+		Performed: s.Performed, Ops: s.Ops, Ends: endsOf(s.Ends),
+		Wait: Wait{Count: s.Ends.Total(), SumNs: s.WaitSum, MaxNs: s.WaitMax,
+			P50Ns:   sem.WaitQuantile(s.WaitBuckets, s.WaitMax, 0.5),
+			P99Ns:   sem.WaitQuantile(s.WaitBuckets, s.WaitMax, 0.99),
+			Buckets: append([]uint64{}, s.WaitBuckets...)}}
 }
 
 // Backend is what a control server needs from the sandbox.
@@ -255,7 +384,7 @@ func peerCred(c *net.UnixConn) *unix.Ucred {
 }
 
 // maxFDs is the most descriptors a request may carry.
-const maxFDs = 2
+const maxFDs = 3
 
 // readRequest reads one request line and the descriptors sent with it
 // (closed on exec). It refuses a line longer than MaxRequest, bytes
@@ -339,7 +468,8 @@ func DecodeRequest(line []byte) (*Request, error) {
 }
 
 // join serves a "join" request: fds[0] is the member's listener, fds[1]
-// its trace file if req.Trace. The descriptors it keeps are set to -1 in
+// its trace file if req.Trace, and the last its /proc views' FUSE
+// connection if req.ProcFUSE. The descriptors it keeps are set to -1 in
 // fds.
 func (b *Backend) join(req *Request, fds []int, cred *unix.Ucred) Response {
 	resp := Response{Sandbox: b.Sandbox}
@@ -351,7 +481,10 @@ func (b *Backend) join(req *Request, fds []int, cred *unix.Ucred) Response {
 	resp.Limits = ns.Limits()
 	want := 1
 	if req.Trace {
-		want = 2
+		want++
+	}
+	if req.ProcFUSE {
+		want++
 	}
 	if len(fds) != want {
 		resp.Error = fmt.Sprintf("join: %d descriptors sent, want %d", len(fds), want)
@@ -382,10 +515,18 @@ func (b *Backend) join(req *Request, fds []int, cred *unix.Ucred) Response {
 	}
 	listener := fds[0]
 	fds[0] = -1
-	_, m, err := b.Server.Join(listener, jc)
+	sup, m, err := b.Server.Join(listener, jc)
 	if err != nil {
 		resp.Error = "join: " + err.Error()
 		return resp
+	}
+	if req.ProcFUSE {
+		dev := fds[len(fds)-1]
+		fds[len(fds)-1] = -1
+		if err := sup.ServeProcMount(dev); err != nil {
+			resp.Error = "join: serving the /proc views: " + err.Error()
+			return resp
+		}
 	}
 	resp.Members = []server.Member{m}
 	return resp
@@ -436,6 +577,8 @@ func (b *Backend) handle(req *Request) Response {
 		} else if err := b.Shutdown(); err != nil {
 			resp.Error = err.Error()
 		}
+	case "stat":
+		resp.Stats = StatsOf(ns.Stats())
 	case "list", "info":
 		for _, si := range ns.Snapshot(req.Op == "info") {
 			if req.Op == "info" && si.ID != req.ID {

@@ -128,7 +128,16 @@
 // or EINTR, as the watchdog rule above says.
 //
 // Generate makes random scripts from a seed, and Minimize shrinks a
-// mismatching script.
+// mismatching script (MinimizeMulti a multi-process one).
+//
+// A Checker compares the kernel with any command prefix (a "wrapper",
+// such as `sembox run --` or `runsc do`): Run(mode, seed) runs one random
+// script of either kind through the same C executor natively and behind
+// the wrapper, each in a fresh IPC namespace, and returns a Result with
+// both outputs, the first differing line, the minimised script, and a
+// readable Report. The sembox tests and `sembox conform` use it. The
+// executors are compiled from the embedded sources on first use
+// (CachedExecutors; see executors.go for why not prebuilt binaries).
 //
 // # Tests
 //

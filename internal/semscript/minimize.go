@@ -87,3 +87,75 @@ func Minimize(s *Script, fails func(*Script) bool) *Script {
 		}
 	}
 }
+
+// without returns s without the steps in drop, renumbering the references
+// to later semget calls, or nil if a kept step refers to a dropped semget
+// or the result does not parse.
+func (s *MultiScript) without(drop map[int]bool) *MultiScript {
+	newNum := []int{} // old semget number -> new, -1 if dropped
+	n := 0
+	for i := range s.Steps {
+		st := &s.Steps[i]
+		if st.Kind != StepCall || st.Call.Kind != KindSemget {
+			continue
+		}
+		if drop[i] {
+			newNum = append(newNum, -1)
+		} else {
+			newNum = append(newNum, n)
+			n++
+		}
+	}
+	var b strings.Builder
+	for i := range s.Steps {
+		if drop[i] {
+			continue
+		}
+		st := &s.Steps[i]
+		line := st.Line
+		if c := &st.Call; st.Kind == StepCall && (c.Kind == KindSemop || c.Kind == KindSemctl) && c.ID.Kind != RefLiteral {
+			m := newNum[c.ID.Semget]
+			if m < 0 {
+				return nil
+			}
+			// "p N VERB ID ...": rewrite the id word, even unchanged.
+			w := strings.Split(line, " ")
+			r := c.ID
+			r.Semget = m
+			w[3] = r.String()
+			line = strings.Join(w, " ")
+		}
+		b.WriteString(line)
+		b.WriteByte('\n')
+	}
+	t, err := ParseMulti(b.String())
+	if err != nil {
+		return nil
+	}
+	return t
+}
+
+// MinimizeMulti is Minimize for a multi-process script: it removes chunks
+// of steps while fails stays true.
+func MinimizeMulti(s *MultiScript, fails func(*MultiScript) bool) *MultiScript {
+	for chunk := max(1, len(s.Steps)/2); ; {
+		removed := false
+		for start := 0; start < len(s.Steps); {
+			drop := map[int]bool{}
+			for i := start; i < start+chunk && i < len(s.Steps); i++ {
+				drop[i] = true
+			}
+			if t := s.without(drop); t != nil && len(t.Steps) > 0 && fails(t) {
+				s, removed = t, true
+				continue
+			}
+			start += chunk
+		}
+		if chunk == 1 && !removed {
+			return s
+		}
+		if !removed {
+			chunk = max(1, chunk/2)
+		}
+	}
+}

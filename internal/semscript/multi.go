@@ -4,9 +4,6 @@ import (
 	_ "embed"
 	"errors"
 	"fmt"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -415,19 +412,7 @@ var multiSource []byte
 // BuildMulti compiles the multi-process native executor into dir with
 // gcc -O2 -Wall -Werror and returns the path of the binary.
 func BuildMulti(dir string) (string, error) {
-	src := filepath.Join(dir, "multiexec.c")
-	bin := filepath.Join(dir, "multiexec")
-	if err := os.WriteFile(filepath.Join(dir, "semexec.c"), cSource, 0o644); err != nil {
-		return "", err
-	}
-	if err := os.WriteFile(src, multiSource, 0o644); err != nil {
-		return "", err
-	}
-	cmd := exec.Command("gcc", "-O2", "-Wall", "-Werror", "-o", bin, src)
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("gcc: %v\n%s", err, out)
-	}
-	return bin, nil
+	return compileExecutor(dir, "gcc", strictFlags, "multiexec")
 }
 
 // ErrMultiRun is returned with the output when the multi-process executor

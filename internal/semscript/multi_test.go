@@ -1,7 +1,6 @@
 package semscript
 
 import (
-	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -35,51 +34,32 @@ func multiNative(t testing.TB) string {
 	return multiBin
 }
 
-// runMultiNative runs script natively twice and fails unless both outputs
-// are the same: a difference from sembox means something only if the
-// kernel's output is deterministic.
-func runMultiNative(t testing.TB, script string) string {
-	t.Helper()
-	var outs [2]string
-	for i := range outs {
-		out, err := RunMulti(script, multiNative(t))
-		if err != nil {
-			t.Fatalf("native run: %v\noutput:\n%s\nscript:\n%s", err, indent(out), indent(script))
-		}
-		outs[i] = out
-	}
-	if m := Compare(outs[0], outs[1]); m != nil {
-		t.Fatalf("the kernel's output is not deterministic:\n%s\nscript:\n%s", m.ReportAs(outs[0], "again", 3), indent(script))
-	}
-	return outs[0]
-}
-
-// runMultiSembox runs script under `sembox run`; an executor that gave up
-// still has output to compare (its last line says what went wrong).
-func runMultiSembox(t testing.TB, script string) string {
-	t.Helper()
-	out, err := RunMulti(script, sembox(t), "run", "--", multiNative(t))
-	if err != nil && !errors.Is(err, ErrMultiRun) {
-		t.Fatalf("sembox run: %v\noutput:\n%s\nscript:\n%s", err, indent(out), indent(script))
-	}
-	return out
-}
-
-// compareMulti checks script natively, under sembox and through the
-// engine executor.
+// compareMulti checks script natively (twice: a difference from sembox
+// means something only if the kernel's output is deterministic), under
+// sembox and through the engine executor.
 func compareMulti(t *testing.T, script string) {
 	t.Helper()
 	s, err := ParseMulti(script)
 	if err != nil {
 		t.Fatalf("parse: %v\nscript:\n%s", err, indent(script))
 	}
-	nat := runMultiNative(t, script)
+	r, err := semboxChecker(t, Multi).RunScript(Multi, script)
+	if err != nil {
+		out := ""
+		if r != nil {
+			out = r.Kernel
+		}
+		t.Fatalf("native run: %v\noutput:\n%s\nscript:\n%s", err, indent(out), indent(script))
+	}
+	if r.Unstable != nil {
+		t.Fatal(r.Report("sembox"))
+	}
+	if r.Differs() {
+		t.Error(r.Report("sembox"))
+	}
+	nat := r.Kernel
 	if *flagShow {
 		t.Logf("kernel output:\n%s", indent(nat))
-	}
-	if m := Compare(nat, runMultiSembox(t, script)); m != nil {
-		t.Errorf("sembox differs from the kernel at output line %d:\n%s\nscript:\n%s",
-			m.Line+1, m.ReportAs(nat, "sembox", 6), indent(script))
 	}
 	for _, front := range Fronts {
 		if m := Compare(nat, RunEngineMulti(s, front)); m != nil {

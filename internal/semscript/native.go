@@ -6,9 +6,7 @@ import (
 	_ "embed"
 	"errors"
 	"fmt"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"syscall"
 	"time"
@@ -22,16 +20,7 @@ var cSource []byte
 // BuildNative compiles the native executor into dir with
 // gcc -O2 -Wall -Werror and returns the path of the binary.
 func BuildNative(dir string) (string, error) {
-	src := filepath.Join(dir, "semexec.c")
-	bin := filepath.Join(dir, "semexec")
-	if err := os.WriteFile(src, cSource, 0o644); err != nil {
-		return "", err
-	}
-	cmd := exec.Command("gcc", "-O2", "-Wall", "-Werror", "-o", bin, src)
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("gcc: %v\n%s", err, out)
-	}
-	return bin, nil
+	return compileExecutor(dir, "gcc", strictFlags, "semexec")
 }
 
 // CheckUnshare reports whether this process may create IPC namespaces
@@ -71,7 +60,12 @@ const executorTimeout = 2 * time.Minute
 // error. After executorTimeout its whole process group is killed: a
 // process left blocked would keep its IPC namespace forever.
 func runExecutor(script string, args ...string) (out string, status int, err error) {
-	ctx, cancel := context.WithTimeout(context.Background(), executorTimeout)
+	return runExecutorContext(context.Background(), script, args...)
+}
+
+// runExecutorContext is runExecutor, also killed when ctx is done.
+func runExecutorContext(ctx context.Context, script string, args ...string) (out string, status int, err error) {
+	ctx, cancel := context.WithTimeout(ctx, executorTimeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "unshare", append([]string{"--ipc"}, args...)...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
@@ -125,13 +119,14 @@ func (m *Mismatch) Report(native string, context int) string {
 // "sembox") instead of "engine".
 func (m *Mismatch) ReportAs(native, name string, context int) string {
 	var b strings.Builder
+	w := max(len("kernel"), len(name))
 	lines := strings.Split(native, "\n")
 	from := max(0, m.Line-context)
 	for i := from; i < m.Line && i < len(lines); i++ {
-		fmt.Fprintf(&b, "    %4d   %s\n", i+1, lines[i])
+		fmt.Fprintf(&b, "  %*s %4d   %s\n", w, "", i+1, lines[i])
 	}
-	fmt.Fprintf(&b, "  kernel %4d - %s\n", m.Line+1, orEnd(m.Native))
-	fmt.Fprintf(&b, "  %6s %4d + %s\n", name, m.Line+1, orEnd(m.Engine))
+	fmt.Fprintf(&b, "  %*s %4d - %s\n", w, "kernel", m.Line+1, orEnd(m.Native))
+	fmt.Fprintf(&b, "  %*s %4d + %s\n", w, name, m.Line+1, orEnd(m.Engine))
 	return b.String()
 }
 

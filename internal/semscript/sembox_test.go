@@ -40,15 +40,23 @@ func sembox(t testing.TB) string {
 	return semboxBin
 }
 
-// runUnderSembox runs script through the C executor inside `sembox run`,
-// itself in a fresh IPC namespace so the host's is never touched.
-func runUnderSembox(t testing.TB, script string) string {
+// semboxChecker compares the kernel with `sembox run`, itself in a fresh
+// IPC namespace so the host's is never touched. mode's executor is built.
+func semboxChecker(t testing.TB, mode Mode) *Checker {
 	t.Helper()
-	out, _, err := runExecutor(script, sembox(t), "run", "--", native(t))
-	if err != nil {
-		t.Fatalf("sembox run: %v\nscript:\n%s", err, script)
+	c := &Checker{
+		Wrap:        []string{sembox(t), "run", "--"},
+		Calls:       *flagCalls,
+		MultiCalls:  *flagMultiCalls,
+		Minimize:    *flagMinimize,
+		KernelTwice: true,
 	}
-	return out
+	if mode == Multi {
+		c.Exec.Multi = multiNative(t)
+	} else {
+		c.Exec.Single = native(t)
+	}
+	return c
 }
 
 // TestUnderSembox is the end-to-end differential test: random scripts run
@@ -56,20 +64,17 @@ func runUnderSembox(t testing.TB, script string) string {
 // once under `sembox run`, outputs compared line by line (raw ids
 // included).
 func TestUnderSembox(t *testing.T) {
-	native(t)
-	sembox(t)
+	c := semboxChecker(t, Single)
 	for i := range *flagSemboxSeeds {
 		seed := *flagSeed + uint64(i)
 		t.Run(fmt.Sprint("seed", seed), func(t *testing.T) {
 			t.Parallel()
-			script := Generate(seed, *flagCalls)
-			nat, err := RunNative(native(t), script)
+			r, err := c.Run(Single, seed)
 			if err != nil {
-				t.Fatalf("%v\nscript:\n%s", err, script)
+				t.Fatalf("%v\nscript:\n%s", err, c.Generate(Single, seed))
 			}
-			got := runUnderSembox(t, script)
-			if m := Compare(nat, got); m != nil {
-				t.Fatalf("sembox differs from the kernel:\n%s\nscript:\n%s", m.ReportAs(nat, "sembox", 3), script)
+			if r.Differs() {
+				t.Fatal(r.Report("sembox"))
 			}
 		})
 	}
