@@ -12,7 +12,7 @@
 # noted; see bench/README.md for what each figure is and the goals.
 #
 # With PARTs (semop par open semget pingpong mutex stress apache sets wake
-# mem recvwin sigflood nsjoin), only those figures are measured and their rows
+# mem recvwin sigflood nsjoin state), only those figures are measured and their rows
 # printed; RESULTS.md and the chart are then written only if BENCH_OUT is
 # set (a partial table never replaces bench/RESULTS.md).
 #
@@ -21,7 +21,7 @@
 # building one.
 set -uo pipefail
 cd "$(dirname "$0")/.."
-allparts=(semop par open semget pingpong mutex stress apache sets wake mem recvwin sigflood nsjoin)
+allparts=(semop par open semget pingpong mutex stress apache sets wake idlecpu mem recvwin sigflood siglat nsjoin state)
 parts=("$@")
 for a in "${parts[@]}"; do
   [[ " ${allparts[*]} " == *" $a "* ]] || { echo "bench: unknown part $a (parts: ${allparts[*]})" >&2; exit 2; }
@@ -69,7 +69,7 @@ for p in semloop openloop pingpong mutex semgetloop; do
   gcc -O2 -o "$tmp/$p" "bench/$p.c" || exit 1
 done
 gcc -O2 -pthread -o "$tmp/scale" bench/scale.c || exit 1
-for p in recvwin sigflood; do
+for p in recvwin sigflood statepause siglat; do
   gcc -O2 -Wall -Werror -pthread -o "$tmp/$p" "bench/$p.c" || exit 1
 done
 # the C floor: trap-and-answer in a tight single-threaded C loop
@@ -178,10 +178,14 @@ fi
 
 if want open; then
   echo "bench: open+close of an ordinary file (best of 3 x 50000)" >&2
+  # open.sembox: the views on the path a default run takes here (as root:
+  # the FUSE mount path, no open trapped); open.trap: the trapped-open
+  # fallback, forced
   measure 3 min open.native 'unshare --ipc "$tmp/openloop" 50000' \
     open.sembox 'unshare --ipc "${SB[@]}" "$tmp/openloop" 50000' \
+    open.trap 'env SEMBOX_PROC_VIEWS=trap unshare --ipc "${SB[@]}" "$tmp/openloop" 50000' \
     open.noproc 'unshare --ipc "${SBNP[@]}" "$tmp/openloop" 50000'
-  say "native / sembox / --no-proc ns" "${R[open.native]} / ${R[open.sembox]} / ${R[open.noproc]}"
+  say "native / sembox / trapped opens / --no-proc ns" "${R[open.native]} / ${R[open.sembox]} / ${R[open.trap]} / ${R[open.noproc]}"
 fi
 
 if want semget; then
@@ -348,6 +352,34 @@ if want wake; then
   done
 fi
 
+if want idlecpu; then
+  echo "bench: scale: supervisor CPU with parked calls and no signals (10 s idle)" >&2
+  for w in 1000 10000; do
+    R[idle.$w]=$(SCALE_IDLE=10 once unshare --ipc "${SB[@]}" "$tmp/scale" wake $w 1 | awk '{ print (NF >= 4 ? $4 : "nan") }')
+    say "$w parked: supervisor CPU %" "${R[idle.$w]}"
+  done
+fi
+
+# Signal-to-EINTR latency of a blocked semop by how the signal comes:
+# sent from inside (kill, tgkill) or by a timer the process armed
+# (setitimer, a POSIX timer; 20 ms each), with 0, 1,000 and 10,000 other
+# calls parked; native and sembox in turn, unpinned.
+if want siglat; then
+  echo "bench: signal-to-EINTR latency (kill, tgkill, setitimer, POSIX timer)" >&2
+  for parked in 0 1000 10000; do
+    trials=100; [ $parked = 10000 ] && trials=40
+    for how in kill tgkill setitimer timer; do
+      for m in native sembox; do
+        l=(); [ $m = sembox ] && l=("${SB[@]}")
+        v=$(once unshare --ipc "${l[@]}" "$tmp/siglat" $how $trials $parked)
+        R[siglat.$how.$parked.$m.p50]=$(field 1 "$v") R[siglat.$how.$parked.$m.p99]=$(field 2 "$v")
+      done
+      say "$how, $parked parked: p50 native / sembox us" "${R[siglat.$how.$parked.native.p50]} / ${R[siglat.$how.$parked.sembox.p50]}"
+      say "$how, $parked parked: p99 native / sembox us" "${R[siglat.$how.$parked.native.p99]} / ${R[siglat.$how.$parked.sembox.p99]}"
+    done
+  done
+fi
+
 if want mem; then
   echo "bench: scale: memory for semaphores (sets of 1000, every value written)" >&2
   for sets in 100 1000; do
@@ -443,6 +475,68 @@ if want sigflood; then
     say "  signals/s native; sembox" "${R[flood.$load.native.sigps.range]}; ${R[flood.$load.sembox.sigps.range]}"
     say "  window under the flood p50; p99 us" "${R[flood.$load.sembox.p50.range]}; ${R[flood.$load.sembox.p99.range]}"
   done
+fi
+
+# Checkpoint and restore (issue 10) of a shared namespace of 32,000 sets
+# holding 1,000,000 semaphores. statepause, a member, creates them, then
+# for 20 s times uncontended semops issued at random moments while a
+# thread runs `sembox ns save` every 150 ms: the latency of a semop that
+# started during a save against one that did not (the image locks every
+# set at once: a semop waits at most for the copy). Then `sembox ns save`
+# as a whole command (median of 5), the file's size, and the restore: a
+# server started from the file with one member (`sembox run --ns --state
+# FILE -- true`), and the same without a file (best of 3 each). The
+# in-process phases come from the Go benchmark (BenchmarkSave, 5 rounds)
+# if go is installed. No native figure: the kernel cannot do this.
+if want state; then
+  echo "bench: checkpoint/restore, 32,000 sets / 1,000,000 semaphores (semops during saves 20 s; ns save x5; restore x3)" >&2
+  SSOCK="$tmp/bench-state.sock" SFILE="$tmp/state.img" ESOCK="$tmp/bench-empty.sock"
+  v=$(once "$tmp/sembox" run --ns "$SSOCK" --state "$SFILE" -- "$tmp/statepause" 32000 1000000 20 "$tmp/sembox" "$SSOCK")
+  i=1
+  for k in idle.p50 idle.p99 idle.max save.p50 save.p99 save.max savecmd.inloop saves n.idle n.save; do
+    R[state.$k]=$(field $i "$v")
+    i=$((i + 1))
+  done
+  ts=()
+  for _ in 1 2 3 4 5; do
+    a=$(date +%s%N)
+    if "$tmp/sembox" ns save "$SSOCK" 2>"$tmp/err"; then
+      ts+=("$(awk -v a="$a" -v b="$(date +%s%N)" 'BEGIN { printf "%.1f", (b - a) / 1e6 }')")
+    else
+      echo "bench: failed: sembox ns save: $(tail -3 "$tmp/err")" >&2
+    fi
+  done
+  R[state.savecmd]=$(med "${ts[@]}")
+  "$tmp/sembox" ns rm "$SSOCK" 2>/dev/null # saved once more, stopped
+  R[state.mb]=$(stat -c %s "$SFILE" 2>/dev/null | awk '{ printf "%.2f", $1 / 1e6 }')
+  [ -n "${R[state.mb]}" ] || R[state.mb]=nan
+  R[state.restore]=nan R[state.start]=nan
+  for _ in 1 2 3; do
+    a=$(date +%s%N)
+    if "$tmp/sembox" run --ns "$SSOCK" --state "$SFILE" -- true 2>"$tmp/err"; then
+      b=$(date +%s%N)
+      R[state.restore]=$(pick min "${R[state.restore]}" "$(awk -v x=$((b - a)) 'BEGIN { printf "%.1f", x / 1e6 }')")
+    else
+      echo "bench: failed: restore: $(tail -3 "$tmp/err")" >&2
+    fi
+    "$tmp/sembox" ns rm "$SSOCK" 2>/dev/null # saves again (not timed)
+    a=$(date +%s%N)
+    "$tmp/sembox" run --ns "$ESOCK" -- true 2>/dev/null && b=$(date +%s%N) &&
+      R[state.start]=$(pick min "${R[state.start]}" "$(awk -v x=$((b - a)) 'BEGIN { printf "%.1f", x / 1e6 }')")
+    "$tmp/sembox" ns rm "$ESOCK" 2>/dev/null
+  done
+  for k in image pause write read restore; do R[state.go.$k]=nan; done
+  if command -v go >/dev/null; then
+    go test ./internal/image -run '^$' -bench 'BenchmarkSave/sets=32000/sems=1000000$' -benchtime 5x >"$tmp/gobench" 2>&1 ||
+      echo "bench: failed: go test -bench BenchmarkSave: $(tail -3 "$tmp/gobench")" >&2
+    for k in image pause write read restore; do
+      x=$(awk -v m="$k-ms" '/^BenchmarkSave/ { for (i = 2; i < NF; i++) if ($(i + 1) == m) print $i }' "$tmp/gobench")
+      [ -n "$x" ] && R[state.go.$k]=$x
+    done
+  fi
+  say "semop p50/p99/max us, no save; during a save" "${R[state.idle.p50]}/${R[state.idle.p99]}/${R[state.idle.max]}; ${R[state.save.p50]}/${R[state.save.p99]}/${R[state.save.max]}"
+  say "ns save ms; file MB; start from the file; without ms" "${R[state.savecmd]}; ${R[state.mb]}; ${R[state.restore]}; ${R[state.start]}"
+  say "in process: image (pause) / write / read / restore ms" "${R[state.go.image]} (${R[state.go.pause]}) / ${R[state.go.write]} / ${R[state.go.read]} / ${R[state.go.restore]}"
 fi
 
 load_after=$(cut -d' ' -f1-3 /proc/loadavg)
@@ -548,8 +642,27 @@ if want mem; then
     "linear: 100,000→1,000,000 (10×) grew **$g ×**" "$v" "memory per 1M sems"
 fi
 if want open; then
-  row "open+close of an ordinary file, /proc views served" "ns" "${R[open.native]}" "${R[open.sembox]}" time "-" "-" "open()"
+  ox=$(rawratio "${R[open.sembox]}" "${R[open.native]}")
+  row "open+close of an ordinary file, /proc views served (mount path as root)" "ns" "${R[open.native]}" "${R[open.sembox]}" time \
+    "≤ 1.05 × native: **$(fmt "$ox") ×**" "$(verdict 'x <= 1.05' "$ox")" "open()"
+  row "open+close of an ordinary file, /proc views by trapped opens (fallback)" "ns" "${R[open.native]}" "${R[open.trap]}" time "-" "-" "open() trapped"
   row "open+close of an ordinary file, --no-proc" "ns" "${R[open.native]}" "${R[open.noproc]}" time "-" "-" "open() no-proc"
+fi
+if want siglat; then
+  for parked in 0 1000 10000; do
+    for how in kill tgkill setitimer timer; do
+      p50=${R[siglat.$how.$parked.sembox.p50]} p99=${R[siglat.$how.$parked.sembox.p99]}
+      row "signal→EINTR by $how, $parked other calls parked: p50" "µs" "${R[siglat.$how.$parked.native.p50]}" "$p50" time \
+        "≤ 100 µs" "$(verdict 'x <= 100' "$p50")" "siglat $how $parked p50"
+      row "signal→EINTR by $how, $parked other calls parked: p99" "µs" "${R[siglat.$how.$parked.native.p99]}" "$p99" time \
+        "≤ 1,000 µs" "$(verdict 'x <= 1000' "$p99")" "siglat $how $parked p99"
+    done
+  done
+fi
+if want idlecpu; then
+  row "supervisor CPU, 1,000 calls parked, no signals (signal polling)" "% of a CPU" nan "${R[idle.1000]}" time "-" "-" "idle CPU 1k parked"
+  row "supervisor CPU, 10,000 calls parked, no signals (signal polling)" "% of a CPU" nan "${R[idle.10000]}" time \
+    "≤ 2 % of a CPU" "$(verdict 'x <= 2' "${R[idle.10000]}")" "idle CPU 10k parked"
 fi
 loadtext() { if [ "$1" = hog ]; then echo "2 busy loops"; else echo idle; fi; }
 if want recvwin; then
@@ -572,6 +685,21 @@ if want nsjoin; then
   row "uncontended semop, member of a shared namespace (--ns)" "ns/op" nan "${R[nsjoin.joined]}" time \
     "joined ≤ 1.2 × anonymous: **$(fmt "$jr") ×**" "$(verdict 'x <= 1.2' "$jr")" "semop joined"
   row "shared namespace server: memory per member (50 sleeping members)" "KiB" nan "${R[nsjoin.kb]}" time "-" "-" "server KiB/member"
+fi
+if want state; then
+  S="32,000 sets / 1,000,000 semaphores"
+  row "checkpoint, $S: \`sembox ns save\` (whole command, median of 5)" "ms" nan "${R[state.savecmd]}" time "-" "-" "ns save"
+  row "checkpoint, $S, in process: image (sets locked: ${R[state.go.pause]} ms) + write, fsync, rename" "ms" nan \
+    "$(awk -v a="${R[state.go.image]}" -v b="${R[state.go.write]}" 'BEGIN { print (a == "nan" || b == "nan") ? "nan" : a + b }')" time "-" "-" "save in process"
+  row "restore, $S: \`sembox run --ns --state FILE -- true\` (server start from the file, one member; best of 3)" "ms" nan "${R[state.restore]}" time "-" "-" "restore"
+  row "the same without a state file (best of 3)" "ms" nan "${R[state.start]}" time "-" "-" "start without state"
+  row "restore, $S, in process: read, check, build the namespace" "ms" nan \
+    "$(awk -v a="${R[state.go.read]}" -v b="${R[state.go.restore]}" 'BEGIN { print (a == "nan" || b == "nan") ? "nan" : a + b }')" time "-" "-" "restore in process"
+  row "state file, $S" "MB" nan "${R[state.mb]}" time "-" "-" "state file"
+  for q in p50 p99 max; do
+    row "semop issued during a save ($S, one member): $q" "µs" nan "${R[state.save.$q]}" time "-" "-" "semop in save $q"
+    row "semop without a save (same run): $q" "µs" nan "${R[state.idle.$q]}" time "-" "-" "semop no save $q"
+  done
 fi
 
 # a partial run (PARTs without BENCH_OUT) only prints its table
@@ -632,6 +760,14 @@ machine="$(nproc) CPUs ($(awk -F': ' '/model name/ { print $2; exit }' /proc/cpu
       "with 2 busy loops: p50 ${R[flood.hog.sembox.p50.range]} µs, p99 ${R[flood.hog.sembox.p99.range]} µs."
     echo
   fi
+  if want state; then
+    echo "Checkpoint details (\`bench/statepause.c\`: one member, uncontended semops at random moments, 0-200 µs apart, for 20 s" \
+      "while \`sembox ns save\` runs every 150 ms): ${R[state.saves]} saves, ${R[state.n.save]} semops started during one" \
+      "(from the spawn of \`sembox ns save\` to its end, median ${R[state.savecmd.inloop]} ms) and ${R[state.n.idle]} without;" \
+      "in process (Go benchmark, 5 rounds): image ${R[state.go.image]} ms of which the sets were locked ${R[state.go.pause]} ms," \
+      "write ${R[state.go.write]} ms, read ${R[state.go.read]} ms, namespace built ${R[state.go.restore]} ms."
+    echo
+  fi
   echo "![sembox cost relative to native](results.png)"
 } >"$out/RESULTS.md"
 cat "$out/RESULTS.md"
@@ -644,7 +780,7 @@ elif command -v gnuplot >/dev/null; then
   # The goal of uncontended semop is against the floor: that bar follows.
   # So are the floor's and sembox's against the C floor: those bars are
   # floor/C floor and sembox/C floor.
-  awk -F'\t' -v s="${R[semop.sembox]}" -v f="${R[semop.floor]}" -v cf="${R[semop.cfloor]:-nan}" '{
+  awk -F'\t' -v s="${R[semop.sembox]:-nan}" -v f="${R[semop.floor]:-nan}" -v cf="${R[semop.cfloor]:-nan}" '{
       if ($3 == "nan" || $4 == "nan" || $3 + 0 == 0 || $4 + 0 == 0) next
       r = ($5 == "rate") ? $3 / $4 : $4 / $3
       c = ($7 == "met") ? 1 : ($7 ~ /MISSED/) ? 2 : 3
