@@ -23,3 +23,8 @@ go test -race -count=1 -timeout 20m ./... 2>&1 | tee /tmp/sembox-test.log
 echo "== fallbacks for older kernels (SEMBOX_KERNEL_OFF=all)"
 SEMBOX_KERNEL_OFF=all go test -count=1 -timeout 15m ./tests/integration/ ./tests/torture/ 2>&1 | tee -a /tmp/sembox-test.log
 SEMBOX_KERNEL_OFF=all go test -count=1 -timeout 10m -run 'UnderSembox' ./internal/semscript/ 2>&1 | tee -a /tmp/sembox-test.log
+
+# The /proc views by trapped opens: the path sembox takes where it cannot
+# mount (not root, no /dev/fuse); a root run takes the FUSE mount path.
+echo "== /proc views by trapped opens (SEMBOX_PROC_VIEWS=trap)"
+SEMBOX_PROC_VIEWS=trap go test -count=1 -timeout 10m -run 'UtilLinux|Perl|Python|PHP' ./tests/clients/ 2>&1 | tee -a /tmp/sembox-test.log
