@@ -21,13 +21,26 @@ const (
 	// apart, from then on.
 	burstInterval = 25 * time.Microsecond
 	burstChecks   = 8
-	// statusReadsPerSecond caps the /proc reads of all parked calls
-	// together; with many parked calls each is checked less often. A
-	// read of /proc/TID/status costs ~6 µs with few threads, more with
-	// thousands: with 3,000 calls parked, 20,000 reads/s took 37% of a
-	// CPU and 5,000 take 12-13%. The price is a longer signal-to-EINTR
-	// latency past 100 parked calls: 200 ms with 1,000, 2 s with 10,000.
-	statusReadsPerSecond = 5000
+	// pollBudget is the share of a CPU that polling parked calls for
+	// signals sent from outside may take: the polling interval of each
+	// call stretches with their number, at the measured cost of a check.
+	// A check (a read of /proc/TID/status) costs 6-12 µs on this kind of
+	// machine (2-vCPU AMD EPYC guest, Linux 6.18), more with thousands of
+	// threads: at 1% of a CPU each of 1,000 parked calls is checked
+	// about once a second, each of 10,000 every 10 s (the watcher's
+	// wake-ups and the runtime add about as much again). The price is the
+	// latency of such a signal; signals sent from inside the sandbox and
+	// by its timers are looked for at once.
+	pollBudget = 0.01
+	// initialPollCost is the cost of a check assumed until one is
+	// measured.
+	initialPollCost = 10 * time.Microsecond
+	// preciseWait: the watcher sleeps shorter waits than this on its
+	// sleeper, longer ones on a Go timer.
+	preciseWait = 2 * time.Millisecond
+	// slowPollTick: checks at intervals of this or more are due on its
+	// edges, batched into one wake-up of the watcher.
+	slowPollTick = 100 * time.Millisecond
 )
 
 // call is a semop or semtimedop call parked in the engine.
@@ -180,7 +193,18 @@ func (s *Supervisor) park(c *call, th *thread, n *seccomp.Notif, r *semsys.Semop
 	heap.Push(&s.parked, c)
 	th.proc.parked[c] = struct{}{}
 	s.nparked.Add(1)
+	due := c.due
 	s.mu.Unlock()
+	s.kickWatcher(due)
+}
+
+// kickWatcher tells the watcher that a parked call is due at t (0: that
+// it must look now, as when the supervisor stops), if it would otherwise
+// sleep past it.
+func (s *Supervisor) kickWatcher(t time.Duration) {
+	if s.sleeper != nil {
+		s.sleeper.wake(t)
+	}
 	select {
 	case s.kick <- struct{}{}:
 	default:
@@ -191,6 +215,11 @@ func (s *Supervisor) park(c *call, th *thread, n *seccomp.Notif, r *semsys.Semop
 // Precondition: s.mu is held.
 func (c *call) nextDue(t time.Duration) time.Duration {
 	due := t + c.interval
+	if c.interval >= slowPollTick {
+		// Slow checks are due on the tick's edges, so that one wake-up
+		// of the watcher serves all the calls due in a tick.
+		due = (due + slowPollTick - 1) / slowPollTick * slowPollTick
+	}
 	if c.hasDeadline && c.deadline < due {
 		due = c.deadline
 	}
@@ -242,6 +271,12 @@ func (s *Supervisor) expedite(tgid int32, pending bool) {
 	if !pending {
 		due += burstInterval
 	}
+	s.expediteAt(tgid, due)
+}
+
+// expediteAt is expedite with the burst's first check at due (a now()
+// value): when a timer will fire.
+func (s *Supervisor) expediteAt(tgid int32, due time.Duration) {
 	s.mu.Lock()
 	n := 0
 	s.eachTargetLocked(tgid, func(c *call) {
@@ -258,10 +293,7 @@ func (s *Supervisor) expedite(tgid int32, pending bool) {
 	})
 	s.mu.Unlock()
 	if n > 0 {
-		select {
-		case s.kick <- struct{}{}:
-		default:
-		}
+		s.kickWatcher(due)
 	}
 }
 
@@ -326,18 +358,38 @@ func (s *Supervisor) cancelThread(th *thread) {
 // watchParked ends parked calls whose timeout expired (EAGAIN) or whose
 // thread has a pending, unblocked signal (EINTR).
 func (s *Supervisor) watchParked() {
+	sl := s.sleeper
+	if sl != nil {
+		sl.lockThread()
+		defer sl.close()
+	}
 	timer := time.NewTimer(time.Hour)
 	buf := make([]byte, 4096)
 	var st, leader taskStatus
 	read := func(tid int32, into *taskStatus) error { return readTaskStatus(tid, buf, into) }
 	for {
 		s.mu.Lock()
-		wait := time.Hour
+		wake := now() + time.Hour
 		if len(s.parked) > 0 {
-			wait = s.parked[0].due - now()
+			wake = s.parked[0].due
+		}
+		// Short waits on the sleeper, to the microsecond; long ones on a
+		// Go timer (late by up to a millisecond), since a thread blocked
+		// in a system call keeps the runtime's monitor polling every
+		// 20 µs for as long as it lasts.
+		precise := sl != nil && wake-now() < preciseWait
+		if precise {
+			sl.plan(wake)
 		}
 		s.mu.Unlock()
-		if wait > 0 {
+		select {
+		case <-s.stop:
+			return
+		default:
+		}
+		if precise {
+			sl.sleep()
+		} else if wait := wake - now(); wait > 0 {
 			timer.Reset(wait)
 			select {
 			case <-timer.C:
@@ -352,6 +404,7 @@ func (s *Supervisor) watchParked() {
 			}
 		}
 		t := now()
+		slow := 0 // checks of calls past their first ones and bursts
 		for {
 			s.mu.Lock()
 			if len(s.parked) == 0 || s.parked[0].due > t {
@@ -360,6 +413,9 @@ func (s *Supervisor) watchParked() {
 			}
 			c := heap.Pop(&s.parked).(*call)
 			timedOut := c.hasDeadline && c.deadline <= t
+			if c.burst == 0 && c.interval >= slowPollTick {
+				slow++
+			}
 			s.mu.Unlock()
 
 			var reason sem.Errno
@@ -391,6 +447,12 @@ func (s *Supervisor) watchParked() {
 			}
 			s.mu.Unlock()
 		}
+		if slow > 0 {
+			// The pass's cost per check, averaged (1/8 new).
+			per := int64(now()-t) / int64(slow)
+			old := s.pollCost.Load()
+			s.pollCost.Store(old + (per-old)/8)
+		}
 	}
 }
 
@@ -419,10 +481,12 @@ func signalledThread(tid, tgid int32, st *taskStatus, read func(tid int32, into 
 }
 
 // pollCapLocked is the longest signal polling interval, stretched so that
-// all parked calls together stay under statusReadsPerSecond.
+// polling all parked calls costs at most pollBudget of a CPU, at the
+// measured cost of a check (s.pollCost).
 // Precondition: s.mu is held.
 func (s *Supervisor) pollCapLocked() time.Duration {
-	spread := time.Duration(len(s.parked)+1) * time.Second / statusReadsPerSecond
+	cost := time.Duration(s.pollCost.Load())
+	spread := time.Duration(float64(time.Duration(len(s.parked)+1)*cost) / pollBudget)
 	return max(maxSignalCheck, spread)
 }
 

@@ -57,6 +57,12 @@ func readTaskStatus(tid int32, buf []byte, st *taskStatus) error {
 			break
 		}
 		n += m
+		if n < len(buf) && buf[n-1] == '\n' {
+			// /proc/TID/status comes whole from one read when it fits:
+			// skip the read that would return 0 (a system call per
+			// check of every parked call).
+			break
+		}
 	}
 	parseTaskStatus(buf[:n], st)
 	return nil

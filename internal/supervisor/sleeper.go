@@ -2,6 +2,7 @@ package supervisor
 
 import (
 	"runtime"
+	"sync"
 	"sync/atomic"
 	"time"
 	"unsafe"
@@ -23,7 +24,11 @@ import (
 // default is 50 µs). Its thread is taken for good; a blocking system call
 // does not hold up the rest of the runtime.
 type sleeper struct {
-	efd int
+	// mu protects efd against close while a waker writes to it (a waker
+	// may come late: a signal from another member, a timer).
+	mu     sync.Mutex
+	efd    int
+	closed bool
 	// until is when the sleeping goroutine will wake by itself (a now()
 	// value), or 0 while it is awake. wake writes the eventfd only if it
 	// must come earlier.
@@ -98,9 +103,19 @@ func (sl *sleeper) drain() bool {
 func (sl *sleeper) wake(t time.Duration) {
 	if u := sl.until.Load(); u != 0 && (t == 0 || int64(t) < u) {
 		one := uint64(1)
-		unix.Write(sl.efd, (*[8]byte)(unsafe.Pointer(&one))[:])
+		sl.mu.Lock()
+		if !sl.closed {
+			unix.Write(sl.efd, (*[8]byte)(unsafe.Pointer(&one))[:])
+		}
+		sl.mu.Unlock()
 	}
 }
 
-// close releases the eventfd. Precondition: nobody sleeps or wakes.
-func (sl *sleeper) close() { unix.Close(sl.efd) }
+// close releases the eventfd; later wakes do nothing.
+// Precondition: nobody sleeps.
+func (sl *sleeper) close() {
+	sl.mu.Lock()
+	sl.closed = true
+	unix.Close(sl.efd)
+	sl.mu.Unlock()
+}

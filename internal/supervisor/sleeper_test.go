@@ -49,3 +49,20 @@ func TestSleeper(t *testing.T) {
 		t.Fatal("until not cleared after the sleep")
 	}
 }
+
+// TestCoarseClockIdle: a clock left unused stops ticking, and the next Now
+// is current again.
+func TestCoarseClockIdle(t *testing.T) {
+	c := NewCoarseClock()
+	c.Now()
+	for !c.idle.Load() {
+		time.Sleep(coarseTick)
+	}
+	c.sec.Store(1) // as if stale: Now must read the time itself
+	if got, want := c.Now(), time.Now().Unix(); got < want-1 || got > want+1 {
+		t.Fatalf("Now after idle = %d, want about %d", got, want)
+	}
+	if c.idle.Load() {
+		t.Fatal("still idle after Now")
+	}
+}

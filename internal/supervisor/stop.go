@@ -52,6 +52,7 @@ func (s *Supervisor) teardown() {
 		return true
 	})
 	close(s.stop)
+	s.kickWatcher(0)
 	s.timers.stopAll()
 	one := []byte{1, 0, 0, 0, 0, 0, 0, 0}
 	unix.Write(s.evfd, one)

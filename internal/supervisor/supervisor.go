@@ -120,7 +120,14 @@ type Supervisor struct {
 	// mu protects parked and every call's parking fields.
 	mu     sync.Mutex
 	parked parkHeap
-	kick   chan struct{} // wakes the watcher when parked changes
+	kick   chan struct{} // wakes the watcher when parked changes (without a sleeper)
+	// sleeper is what the watcher sleeps on, to the microsecond; nil if
+	// it could not be made (then the watcher uses Go timers and kick).
+	sleeper *sleeper
+	// pollCost is the watcher's cost of one signal check, in ns (an
+	// average over its recent passes); it sets how often parked calls
+	// are polled (pollCapLocked).
+	pollCost atomic.Int64
 
 	clock sem.Clock
 
@@ -244,6 +251,8 @@ func New(c Config) (*Supervisor, error) {
 	s := &Supervisor{fd: c.Listener, ns: c.Namespace, epfd: epfd, kick: make(chan struct{}, 1), floor: c.Floor, clock: c.Clock,
 		turn: make(chan struct{}, 1), evfd: evfd, stop: make(chan struct{}), exitsDone: make(chan struct{}), done: make(chan struct{})}
 	s.turn <- struct{}{}
+	s.sleeper = newSleeper()
+	s.pollCost.Store(int64(initialPollCost))
 	s.watchFD(evfd, 0, eventStop)
 	s.signals = c.Signals
 	if s.order = c.Order; s.order == nil {

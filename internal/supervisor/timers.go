@@ -44,12 +44,18 @@ type timerKey struct {
 // armedTimer is a timer the supervisor follows.
 type armedTimer struct {
 	t        *time.Timer
+	expiry   time.Duration // its next expiry, a now() value
 	interval time.Duration // 0: fires once
 }
 
 // minTimerInterval bounds how often a periodic timer makes the
 // supervisor look: faster timers are followed at this rate.
 const minTimerInterval = time.Millisecond
+
+// timerLead is how long before a timer's expiry the supervisor plans the
+// burst of checks at the expiry: Go's timers come up to a millisecond
+// late, the watcher's sleeper to the microsecond.
+const timerLead = 2 * time.Millisecond
 
 // timers holds the timers the sandbox's processes armed.
 type timers struct {
@@ -138,26 +144,31 @@ func (ts *timers) arm(s *Supervisor, key timerKey, value, interval time.Duration
 	if interval > 0 {
 		interval = max(interval, minTimerInterval)
 	}
-	at := &armedTimer{interval: interval}
-	at.t = time.AfterFunc(value, func() { ts.fired(s, key, at) })
+	at := &armedTimer{expiry: now() + value, interval: interval}
+	at.t = time.AfterFunc(max(value-timerLead, 0), func() { ts.fired(s, key, at) })
 	ts.armed[key] = at
 }
 
-// fired runs when timer key (followed as at) expires: the process's
-// parked calls are looked at in a burst, the signal being pending now or
-// within microseconds.
+// fired runs shortly before timer key (followed as at) expires: the
+// process's parked calls are looked at in a burst from its expiry on,
+// the signal being pending then or within microseconds.
 func (ts *timers) fired(s *Supervisor, key timerKey, at *armedTimer) {
 	gone := s.knownThread(key.tgid) == nil && !s.timerOwnerAlive(key.tgid)
 	ts.mu.Lock()
 	current := ts.armed[key] == at
+	expiry := at.expiry
 	if current && (at.interval == 0 || gone) {
 		delete(ts.armed, key)
 	} else if current {
-		at.t.Reset(at.interval)
+		at.expiry += at.interval
+		if t := now(); at.expiry < t { // fell behind: skip to the next one
+			at.expiry += (t - at.expiry + at.interval - 1) / at.interval * at.interval
+		}
+		at.t.Reset(max(at.expiry-now()-timerLead, 0))
 	}
 	ts.mu.Unlock()
 	if current && !gone && s.nparked.Load() > 0 {
-		s.expedite(key.tgid, false)
+		s.expediteAt(key.tgid, expiry)
 	}
 }
 
