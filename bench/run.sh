@@ -353,9 +353,9 @@ if want wake; then
 fi
 
 if want idlecpu; then
-  echo "bench: scale: supervisor CPU with parked calls and no signals (10 s idle)" >&2
+  echo "bench: scale: supervisor CPU with parked calls and no signals (the last 20 s of 40 parked)" >&2
   for w in 1000 10000; do
-    R[idle.$w]=$(SCALE_IDLE=10 once unshare --ipc "${SB[@]}" "$tmp/scale" wake $w 1 | awk '{ print (NF >= 4 ? $4 : "nan") }')
+    R[idle.$w]=$(SCALE_IDLE=40 once unshare --ipc "${SB[@]}" "$tmp/scale" wake $w 1 | awk '{ print (NF >= 4 ? $4 : "nan") }')
     say "$w parked: supervisor CPU %" "${R[idle.$w]}"
   done
 fi

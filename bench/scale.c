@@ -13,8 +13,8 @@
  *                       "MEDIAN_US MIN_US PARK_MS [IDLE_CPU_PCT]". SCALE_DEBUG=1 prints
  *                       the phases' times, SCALE_IDLE=S sleeps S seconds
  *                       with everything parked and adds the CPU the
- *                       parent (the supervisor) used meanwhile, in % of
- *                       one CPU.
+ *                       parent (the supervisor) used in the second half
+ *                       of them, in % of one CPU.
  *   scale mem SETS NSEMS
  *                       create SETS sets of NSEMS semaphores and SETALL
  *                       them; prints "PARENT_RSS_BEFORE_KB
@@ -169,10 +169,13 @@ static int wake(long w) {
 	usleep(50000);
 	double parked = now_us() - a;
 	/* SCALE_IDLE=S: stay parked S seconds, and report the CPU the parent
-	 * (under sembox: the supervisor) used meanwhile, in % of one CPU. */
+	 * (under sembox: the supervisor) used in the second half, in % of one
+	 * CPU (in the first, the polling of the calls just parked settles). */
 	double idle_cpu = -1;
 	if (getenv("SCALE_IDLE")) {
 		int secs = atoi(getenv("SCALE_IDLE"));
+		sleep(secs / 2);
+		secs -= secs / 2;
 		double t0 = now_us();
 		long c0 = parent_cpu_ticks();
 		sleep(secs);
