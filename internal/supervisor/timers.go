@@ -55,7 +55,7 @@ const minTimerInterval = time.Millisecond
 // timerLead is how long before a timer's expiry the supervisor plans the
 // burst of checks at the expiry: Go's timers come up to a millisecond
 // late, the watcher's sleeper to the microsecond.
-const timerLead = 2 * time.Millisecond
+const timerLead = time.Millisecond
 
 // timers holds the timers the sandbox's processes armed.
 type timers struct {
