@@ -14,8 +14,8 @@ import (
 // microsecond. Go's timers cannot: while the process has nothing else to
 // run, the runtime waits for a timer in epoll_wait, whose timeout is in
 // milliseconds, so every wait shorter than a millisecond lasts one (and
-// longer ones are late by up to one). The signal checks of parked calls
-// are due 25 µs apart in a burst and 200 µs after a call parks; on Go
+// longer ones are late by up to one). The signal checks of a burst are
+// due 25 µs apart, from a kill's release or a timer's expiry on; on Go
 // timers each came ~1 ms late.
 //
 // The sleeping goroutine is locked to its thread and blocks in ppoll (a
