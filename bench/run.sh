@@ -12,16 +12,17 @@
 # noted; see bench/README.md for what each figure is and the goals.
 #
 # With PARTs (semop par open semget pingpong mutex stress apache sets wake
-# mem recvwin sigflood nsjoin state), only those figures are measured and their rows
+# mem recvwin sigflood nsjoin state uwsgi svsematest runsc), only those figures are measured and their rows
 # printed; RESULTS.md and the chart are then written only if BENCH_OUT is
 # set (a partial table never replaces bench/RESULTS.md).
 #
 # Environment: BENCH_OUT=DIR writes RESULTS.md and results.png to DIR
 # instead of bench/. BENCH_SEMBOX=PATH uses that sembox binary instead of
-# building one.
+# building one. BENCH_RUNSC=PATH: gVisor's runsc for the optional runsc
+# figures (default /var/cache/sembox-runsc/runsc; absent: those are n/a).
 set -uo pipefail
 cd "$(dirname "$0")/.."
-allparts=(semop par open semget pingpong mutex stress apache sets wake idlecpu mem recvwin sigflood siglat nsjoin state)
+allparts=(semop par open semget pingpong mutex stress apache sets wake idlecpu mem recvwin sigflood siglat nsjoin state uwsgi svsematest runsc)
 parts=("$@")
 for a in "${parts[@]}"; do
   [[ " ${allparts[*]} " == *" $a "* ]] || { echo "bench: unknown part $a (parts: ${allparts[*]})" >&2; exit 2; }
@@ -37,6 +38,22 @@ need=(gcc unshare taskset awk)
 [ -z "${BENCH_SEMBOX:-}" ] && need+=(go)
 want stress && need+=(stress-ng)
 want apache && need+=(apache2 ab)
+want uwsgi && need+=(ab)
+# Real programs from Debian packages: installed here if missing (the test
+# suite does not need them).
+aptneed() { # aptneed COMMAND PACKAGE... : apt-get install PACKAGEs unless COMMAND exists
+  local c=$1; shift
+  command -v "$c" >/dev/null && return
+  echo "bench: installing $* (for $c)" >&2
+  DEBIAN_FRONTEND=noninteractive apt-get install -y "$@" >/dev/null 2>&1 ||
+    { apt-get update >/dev/null 2>&1 && DEBIAN_FRONTEND=noninteractive apt-get install -y "$@" >/dev/null 2>&1; } ||
+    echo "bench: apt-get install $* failed" >&2
+}
+want uwsgi && aptneed uwsgi_python3 uwsgi-core uwsgi-plugin-python3 && need+=(uwsgi)
+want svsematest && aptneed svsematest rt-tests && need+=(svsematest)
+# gVisor's runsc, optional: where it is missing its figures are n/a
+RUNSC=${BENCH_RUNSC:-/var/cache/sembox-runsc/runsc}
+[ -x "$RUNSC" ] || RUNSC=
 for c in "${need[@]}"; do
   command -v "$c" >/dev/null || { echo "bench: $c is missing (bash scripts/setup.sh installs it)" >&2; exit 1; }
 done
@@ -50,6 +67,8 @@ cleanup() {
   # apache2 processes of ours still running (found by our unique config
   # path, ended by pid)
   for p in $(pgrep -f "$tmp/apache" 2>/dev/null); do kill -KILL "$p" 2>/dev/null; done
+  # uWSGI's processes likewise (their command lines name $tmp/uwsgi)
+  for p in $(pgrep -f "$tmp/uwsgi/" 2>/dev/null); do kill -KILL "$p" 2>/dev/null; done
   hog_stop
   rm -rf "$tmp"
 }
@@ -308,6 +327,172 @@ if want apache; then
       apache.$pin.noproc 'apache $pin noproc' apache.$pin.floor 'apache $pin floor'
     say "native / sembox / --no-proc / floor req/s" "${R[apache.$pin.native]} / ${R[apache.$pin.sembox]} / ${R[apache.$pin.noproc]} / ${R[apache.$pin.floor]}"
   done
+fi
+
+# uWSGI 2.0 (Debian's uwsgi-core and python3 plugin), prefork: a master and
+# 4 workers on one loopback HTTP socket, `--lock-engine ipcsem
+# --thunder-lock` (every lock is a System V semaphore; the workers take the
+# thunder lock around accept()), serving a counter app: each request takes
+# uWSGI's user lock, increments a 64-bit counter in a shared area and
+# answers it (13 bytes). `ab -c 8` for 5 s (at most 200,000 requests), no
+# keep-alive, 127.0.0.1 only. The driver script checks every answer (200,
+# 13 bytes) and that the counter is at least the number of answered
+# requests (no update lost: the lock excluded) and prints the req/s. Natively,
+# under the floor (every semaphore call answered 0 unseen: the locks
+# exclude nothing, so the counter is not checked), and under sembox; under
+# gVisor's runsc (`--network=none`: uWSGI and ab both inside the sandbox)
+# where runsc is present.
+uwsgi_setup() {
+  mkdir -p "$tmp/uwsgi" || return 1
+  cat >"$tmp/uwsgi/app.py" <<'EOF'
+import uwsgi
+
+def application(env, start_response):
+    uwsgi.lock()
+    n = uwsgi.sharedarea_read64(0, 0) + 1
+    uwsgi.sharedarea_write64(0, 0, n)
+    uwsgi.unlock()
+    body = b"%012d\n" % n
+    start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", str(len(body)))])
+    return [body]
+EOF
+  # drive.sh PORT CHECK SECONDS [LAUNCHER...] : start uWSGI under LAUNCHER,
+  # wait for it, load it with ab, stop it; prints "REQ/S COMPLETE COUNTER".
+  # CHECK=1: fail unless the counter covers every answered request.
+  cat >"$tmp/uwsgi/drive.sh" <<'EOF'
+dir=$(dirname "$0") port=$1 check=$2 secs=$3
+shift 3
+pidf="$dir/pid.$port"
+rm -f "$pidf"
+"$@" uwsgi --plugin python3 --http-socket "127.0.0.1:$port" --wsgi-file "$dir/app.py" \
+  --master --processes 4 --lock-engine ipcsem --thunder-lock --sharedarea 1 \
+  --disable-logging --die-on-term --pidfile "$pidf" >"$dir/log.$port" 2>&1 &
+bg=$!
+stop() {
+  [ -s "$pidf" ] && kill -TERM "$(cat "$pidf")" 2>/dev/null
+  local i=0
+  while kill -0 $bg 2>/dev/null && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+  kill -KILL $bg 2>/dev/null
+  wait $bg 2>/dev/null
+}
+# the counter, read with one request (bash's /dev/tcp: no curl needed)
+counter() {
+  local l c=nan
+  exec 3<>"/dev/tcp/127.0.0.1/$port" || { echo nan; return; }
+  printf 'GET / HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n' >&3
+  while read -r -t 5 l <&3; do [[ $l =~ ^[0-9]{12}$ ]] && c=$((10#$l)); done
+  exec 3<&-
+  echo $c
+}
+i=0
+until [ -s "$pidf" ] && ab -q -s 5 -n 20 -c 4 "http://127.0.0.1:$port/" >/dev/null 2>&1; do
+  sleep 0.1; i=$((i + 1))
+  if [ $i -ge 300 ] || ! kill -0 $bg 2>/dev/null; then
+    echo "uwsgi did not start: $(tail -3 "$dir/log.$port")" >&2; stop; exit 1
+  fi
+done
+ab -q -s 5 -t "$secs" -n 200000 -c 8 "http://127.0.0.1:$port/" >"$dir/ab.$port" 2>&1
+c=$(counter)
+stop
+awk -v c="$c" -v check="$check" '/Complete requests:/ { n = $3 } /Failed requests:/ { f = $3 }
+  /Non-2xx responses:/ { e = $3 } /Document Length:/ { l = $3 } /Requests per second:/ { r = $4 }
+  END {
+    if (r == "" || f > 0 || e > 0 || l != 13) { print "bad answers (failed " f ", non-2xx " e ", length " l ")" > "/dev/stderr"; exit 1 }
+    # 20 warm-up requests, the ones ab answered, then the one that read it
+    if (check && (c == "nan" || c + 0 < n + 21)) { print "counter " c " < " n + 21 " requests answered: an update was lost" > "/dev/stderr"; exit 1 }
+    print r, n, c }' "$dir/ab.$port"
+EOF
+}
+uwsgi_port() { # a free loopback port
+  local p=$((20000 + RANDOM % 20000))
+  while command -v ss >/dev/null && ss -ltn | grep -qE ":$p\b"; do p=$((20000 + RANDOM % 20000)); done
+  echo $p
+}
+uwsgi_rps() { # uwsgi_rps native|floor|sembox|runsc -> req/s
+  local port check=1 launcher=()
+  port=$(uwsgi_port)
+  case $1 in
+    floor) launcher=("${FLOOR[@]}") check=0 ;;
+    sembox) launcher=("${SB[@]}") ;;
+    runsc)
+      [ -n "$RUNSC" ] || { echo nan; return; }
+      timeout -k 5 90 "$RUNSC" --network=none do bash "$tmp/uwsgi/drive.sh" "$port" 1 5 | awk '{ print $1 }'
+      return ;;
+  esac
+  timeout -k 5 60 unshare --ipc bash "$tmp/uwsgi/drive.sh" "$port" $check 5 "${launcher[@]}" | awk '{ print $1 }'
+}
+if want uwsgi; then
+  uwsgi_setup || exit 1
+  # Proof that uWSGI's locks are System V semaphores served by sembox: a
+  # traced run of 200 requests counts the semop/semtimedop calls.
+  port=$(uwsgi_port)
+  R[uwsgi.semops]=nan
+  if v=$(timeout -k 5 60 unshare --ipc bash "$tmp/uwsgi/drive.sh" "$port" 1 1 "$tmp/sembox" run --trace="$tmp/uwsgi/trace" -- 2>"$tmp/err"); then
+    n=$(field 2 "$v")
+    R[uwsgi.semops]=$(awk -v n="$n" '/\] sem(timed)?op\(/ { c++ } END { printf "%.1f", (n + 21 > 0) ? c / (n + 21) : 0 }' "$tmp/uwsgi/trace")
+  else
+    echo "bench: failed: traced uwsgi run: $(tail -3 "$tmp/err")" >&2
+  fi
+  say "uwsgi under sembox --trace: semop calls per request" "${R[uwsgi.semops]}"
+  echo "bench: uWSGI ipcsem + thunder lock, 4 workers, ab -c 8 for 5 s: native, floor, sembox${RUNSC:+, runsc} (best of 2)" >&2
+  measure 2 max uwsgi.native 'uwsgi_rps native' uwsgi.floor 'uwsgi_rps floor' uwsgi.sembox 'uwsgi_rps sembox' \
+    uwsgi.runsc 'uwsgi_rps runsc'
+  say "native / floor / sembox / runsc req/s" "${R[uwsgi.native]} / ${R[uwsgi.floor]} / ${R[uwsgi.sembox]} / ${R[uwsgi.runsc]}"
+fi
+
+# rt-tests' svsematest: a sender thread V's a semaphore every 100 µs and
+# the receiver thread, parked in P, records the time from the V to its
+# wake-up; 10,000 wake-ups, threads SCHED_OTHER (priority 0, unpinned); its
+# avg and max µs from its JSON output. Natively, under sembox and under
+# runsc (where present; svsematest's main thread asks for SCHED_FIFO, which
+# gVisor refuses with EINVAL, so under runsc bench/nosched.so answers that
+# call 0). No floor: with semaphores answered unseen there is no wake-up.
+svsem() { # svsem native|sembox|runsc -> "AVG MAX"
+  local j="$tmp/svsem.$1.json" l=()
+  rm -f "$j"
+  case $1 in
+    sembox) l=("${SB[@]}") ;;
+    runsc)
+      [ -n "$RUNSC" ] || { echo nan nan; return; }
+      # the sandbox's root is an overlay: the JSON is printed, not kept
+      timeout -k 5 90 "$RUNSC" --network=none do env LD_PRELOAD="$tmp/nosched.so" \
+        sh -c 'svsematest -q -i 100 -l 10000 --json=/tmp/svsem.json >/dev/null && cat /tmp/svsem.json' >"$j" 2>"$tmp/err" ||
+        echo "bench: failed: svsematest under runsc: $(tail -3 "$tmp/err")" >&2 ;;
+  esac
+  if [ "$1" != runsc ]; then
+    timeout -k 5 90 unshare --ipc "${l[@]}" svsematest -q -i 100 -l 10000 --json="$j" >/dev/null 2>"$tmp/err" ||
+      echo "bench: failed: svsematest $1: $(tail -3 "$tmp/err")" >&2
+  fi
+  awk '/"receiver"/ { r = 1 } r && /"avg"/ { gsub(/[",]/, ""); a = $2 } r && /"max"/ { gsub(/[",]/, ""); m = $2 }
+    END { print (a == "" ? "nan" : a), (m == "" ? "nan" : m) }' "$j" 2>/dev/null || echo nan nan
+}
+if want svsematest; then
+  [ -n "$RUNSC" ] && { gcc -O2 -Wall -Werror -shared -fPIC -o "$tmp/nosched.so" bench/nosched.c || exit 1; }
+  echo "bench: svsematest -i 100 -l 10000 (wake-up latency; best of 3, interleaved)" >&2
+  ms=(native sembox)
+  [ -n "$RUNSC" ] && ms+=(runsc)
+  for m in native sembox runsc; do R[svsem.$m.avg]=nan R[svsem.$m.max]=nan; done
+  for _ in 1 2 3; do
+    for m in "${ms[@]}"; do
+      v=$(svsem $m)
+      R[svsem.$m.avg]=$(pick min "${R[svsem.$m.avg]}" "$(field 1 "$v")")
+      R[svsem.$m.max]=$(pick min "${R[svsem.$m.max]}" "$(field 2 "$v")")
+    done
+  done
+  say "avg native / sembox / runsc us" "${R[svsem.native.avg]} / ${R[svsem.sembox.avg]} / ${R[svsem.runsc.avg]}"
+  say "max native / sembox / runsc us" "${R[svsem.native.max]} / ${R[svsem.sembox.max]} / ${R[svsem.runsc.max]}"
+fi
+
+# The uncontended semop loop (semloop.c, as in `semop`) natively, under
+# sembox and under gVisor's runsc (`runsc --network=none do`, its default
+# platform), interleaved. runsc's start-up is outside the loop's own timing.
+if want runsc; then
+  echo "bench: uncontended semop, native / sembox / runsc (best of 5 x 50000 calls, interleaved)" >&2
+  rsc=(rs.runsc 'timeout -k 5 60 "$RUNSC" --network=none do "$tmp/semloop" 50000')
+  [ -n "$RUNSC" ] || { rsc=(); echo "bench: no runsc at ${BENCH_RUNSC:-/var/cache/sembox-runsc/runsc}: runsc figures n/a" >&2; }
+  measure 5 min rs.native 'unshare --ipc "$tmp/semloop" 50000' rs.sembox 'unshare --ipc "${SB[@]}" "$tmp/semloop" 50000' "${rsc[@]}"
+  [ -n "$RUNSC" ] || R[rs.runsc]=nan
+  say "native / sembox / runsc ns" "${R[rs.native]} / ${R[rs.sembox]} / ${R[rs.runsc]}"
 fi
 
 if want sets; then
@@ -611,6 +796,27 @@ if want apache; then
     row "apache2, $pin, sembox --no-proc" "req/s" "${R[apache.$pin.native]}" "${R[apache.$pin.noproc]}" rate "≥ 0.95 × native" "$(verdict 'x >= 0.95' "$g")" "apache $pin no-proc"
     row "apache2, $pin, trap-and-answer floor (mutex not enforced), --no-proc" "req/s" "${R[apache.$pin.native]}" "${R[apache.$pin.floor]}" rate "-" "-" "apache $pin floor"
   done
+fi
+if want uwsgi; then
+  g=$(rawratio "${R[uwsgi.sembox]}" "${R[uwsgi.native]}")
+  row "uWSGI ipcsem locks + thunder lock, 4 workers, counter app, unpinned" "req/s" "${R[uwsgi.native]}" "${R[uwsgi.sembox]}" rate \
+    "sembox / native: **$(fmt "$g") ×**; ${R[uwsgi.semops]} semops per request" "-" "uwsgi"
+  g=$(rawratio "${R[uwsgi.floor]}" "${R[uwsgi.native]}")
+  row "uWSGI, trap-and-answer floor (locks not enforced)" "req/s" "${R[uwsgi.native]}" "${R[uwsgi.floor]}" rate "-" "-" "uwsgi floor"
+  row "uWSGI, gVisor runsc (--network=none: uWSGI and ab both in the sandbox)" "req/s" "${R[uwsgi.native]}" "${R[uwsgi.runsc]}" rate \
+    "sembox / runsc: **$(fmt "$(rawratio "${R[uwsgi.sembox]}" "${R[uwsgi.runsc]}")") ×**" "-" "uwsgi runsc"
+fi
+if want svsematest; then
+  for q in avg max; do
+    row "rt-tests svsematest wake-up latency, 10,000 wake-ups, unpinned: $q" "µs" "${R[svsem.native.$q]}" "${R[svsem.sembox.$q]}" time "-" "-" "svsematest $q"
+    row "rt-tests svsematest, gVisor runsc: $q" "µs" "${R[svsem.native.$q]}" "${R[svsem.runsc.$q]}" time \
+      "sembox / runsc: **$(fmt "$(rawratio "${R[svsem.sembox.$q]}" "${R[svsem.runsc.$q]}")") ×**" "-" "svsematest runsc $q"
+  done
+fi
+if want runsc; then
+  row "uncontended semop, gVisor runsc (same rounds as the next row)" "ns/op" "${R[rs.native]}" "${R[rs.runsc]}" time "-" "-" "semop runsc"
+  row "uncontended semop, sembox (same rounds as runsc)" "ns/op" "${R[rs.native]}" "${R[rs.sembox]}" time \
+    "sembox / runsc: **$(fmt "$(rawratio "${R[rs.sembox]}" "${R[rs.runsc]}")") ×**" "-" "semop (runsc rounds)"
 fi
 if want sets; then
   for op in create remove; do
