@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"time"
@@ -178,6 +179,14 @@ func run(args []string) int {
 			trace = f
 		}
 	}
+	// SEMBOX_CPUPROFILE=FILE (hidden, for profiling the hot path; not in
+	// the help text): write a pprof CPU profile of this process, the
+	// supervisor's, from here until run returns (go tool pprof FILE).
+	// The variable is inherited by the sandboxed program, which does not
+	// read it.
+	if stop := startCPUProfile(os.Getenv(cpuProfileEnv)); stop != nil {
+		defer stop()
+	}
 	if o.ns != "" {
 		return runJoined(o, trace, views)
 	}
@@ -283,6 +292,33 @@ func run(args []string) int {
 		}
 	}
 	return status
+}
+
+// cpuProfileEnv names the hidden environment variable that makes `sembox
+// run` write a CPU profile of the supervisor (see startCPUProfile).
+const cpuProfileEnv = "SEMBOX_CPUPROFILE"
+
+// startCPUProfile starts Go's CPU profiler (setitimer/SIGPROF) writing to
+// path and returns the function that stops it and closes the file; nil if
+// path is empty or the profile cannot be started (a note on stderr).
+func startCPUProfile(path string) func() {
+	if path == "" {
+		return nil
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "sembox run: %s: %v\n", cpuProfileEnv, err)
+		return nil
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		fmt.Fprintf(os.Stderr, "sembox run: %s: %v\n", cpuProfileEnv, err)
+		return nil
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		f.Close()
+	}
 }
 
 // procViewsEnv names the environment variable that chooses the path of

@@ -8,8 +8,8 @@ import (
 )
 
 // The functions in this file operate on a listener fd returned by [Install].
-// None of them allocates on success, and all of them use unix.Syscall so that
-// the Go scheduler knows the thread may block. They are safe to call from a
+// None of them allocates on success, and all but [Send] use unix.Syscall so
+// that the Go scheduler knows the thread may block. They are safe to call from a
 // goroutine locked to its OS thread, and concurrently from several
 // goroutines (the kernel serializes them).
 
@@ -56,9 +56,20 @@ func Recv(fd int, n *Notif) error {
 // SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV), so the answer was dropped;
 // EINPROGRESS means the notification has not been received yet; EINVAL means
 // r is malformed (for example FlagContinue with a non-zero Val).
+//
+// Send uses unix.RawSyscall, without the Go runtime's entersyscall and
+// exitsyscall around it: answering never waits for anything but the
+// listener's own short-held lock, so the thread keeps its P as in
+// ordinary Go code. With SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP the kernel
+// switches to the answered task on the way out of the ioctl, and the
+// thread may stay off the CPU until that task traps again; that is a
+// preemption like any other (the scheduler does the same in user code),
+// not a blocking system call. Saving the runtime's bookkeeping matters on
+// the hot path: one Send per served call. (Recv, which sleeps until a
+// call arrives, must stay a unix.Syscall.)
 func Send(fd int, r *NotifResp) error {
 	for {
-		_, _, e := unix.Syscall(unix.SYS_IOCTL, uintptr(fd), ioctlNotifSend, uintptr(unsafe.Pointer(r)))
+		_, _, e := unix.RawSyscall(unix.SYS_IOCTL, uintptr(fd), ioctlNotifSend, uintptr(unsafe.Pointer(r)))
 		switch e {
 		case 0:
 			return nil
