@@ -10,6 +10,10 @@
  *   alarm     the waiter calls alarm(1) and blocks (1 s per trial)
  *   timer     the waiter arms a POSIX timer (CLOCK_MONOTONIC,
  *             SIGEV_SIGNAL, 20 ms) and blocks
+ *   sigio     the parent writes to a pipe whose reader the waiter owns
+ *             (F_SETOWN, F_SETSIG SIGUSR1): the kernel sends the signal,
+ *             with no call a sandbox could trap, as a sender outside it
+ *             would; latency = semop's return - the write
  * Every trial: a waiter process (with a SIGUSR1/SIGALRM handler without
  * SA_RESTART, which notes that it ran) blocks in P on a semaphore at 0.
  * PARKED other threads (in a process of their own) stay blocked in P on
@@ -23,6 +27,7 @@
  * Output, one line: P50_US P99_US MAX_US TRIALS */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -58,6 +63,7 @@ static volatile sig_atomic_t handled;
 static void handler(int sig) { (void)sig; handled = 1; }
 
 static int semid, parkid;
+static int sigpipe[2]; /* sigio: the parent writes, the waiter owns the read end */
 
 static void *park(void *arg) {
 	struct sembuf p = {(unsigned short)(long)arg, -1, 0};
@@ -97,6 +103,11 @@ static void waiter(const char *how) {
 		if (timer_create(CLOCK_MONOTONIC, &ev, &tm)) die("timer_create");
 	}
 	struct sembuf p = {0, -1, 0};
+	if (!strcmp(how, "sigio")) {
+		if (fcntl(sigpipe[0], F_SETOWN, getpid()) < 0 || fcntl(sigpipe[0], F_SETSIG, SIGUSR1) < 0 ||
+		    fcntl(sigpipe[0], F_SETFL, O_ASYNC | O_NONBLOCK) < 0)
+			die("fcntl");
+	}
 	if (!strcmp(how, "setitimer")) {
 		struct itimerval v = {{0, 0}, {0, TIMER_MS * 1000}};
 		sh->t0 = now_us() + TIMER_MS * 1000;
@@ -126,12 +137,12 @@ static int cmp(const void *a, const void *b) {
 
 int main(int argc, char **argv) {
 	if (argc != 4) {
-		fprintf(stderr, "usage: siglat kill|tgkill|setitimer|alarm|timer TRIALS PARKED\n");
+		fprintf(stderr, "usage: siglat kill|tgkill|sigio|setitimer|alarm|timer TRIALS PARKED\n");
 		return 2;
 	}
 	const char *how = argv[1];
 	int trials = atoi(argv[2]), parked = atoi(argv[3]);
-	int fromparent = !strcmp(how, "kill") || !strcmp(how, "tgkill");
+	int fromparent = !strcmp(how, "kill") || !strcmp(how, "tgkill") || !strcmp(how, "sigio");
 	if (!fromparent && strcmp(how, "setitimer") && strcmp(how, "alarm") && strcmp(how, "timer")) {
 		fprintf(stderr, "siglat: unknown HOW %s\n", how);
 		return 2;
@@ -163,6 +174,7 @@ int main(int argc, char **argv) {
 	for (int t = 0; t < trials; t++) {
 		sh->t0 = sh->t1 = 0;
 		sh->rc = sh->err = sh->handled_before_return = sh->blocked = 0;
+		if (!strcmp(how, "sigio") && pipe(sigpipe) < 0) die("pipe");
 		pid_t w = fork();
 		if (w < 0) die("fork");
 		if (w == 0) waiter(how);
@@ -175,11 +187,17 @@ int main(int argc, char **argv) {
 			sh->t0 = now_us();
 			if (!strcmp(how, "kill"))
 				kill(w, SIGUSR1);
-			else
+			else if (!strcmp(how, "sigio")) {
+				if (write(sigpipe[1], "s", 1) != 1) die("write");
+			} else
 				syscall(SYS_tgkill, w, w, SIGUSR1);
 		}
 		int st;
 		if (waitpid(w, &st, 0) != w || !WIFEXITED(st)) die("waiter");
+		if (!strcmp(how, "sigio")) {
+			close(sigpipe[0]);
+			close(sigpipe[1]);
+		}
 		if (sh->rc != -1 || sh->err != EINTR || !sh->handled_before_return) {
 			fprintf(stderr, "siglat: trial %d: rc %d errno %d handler ran %d\n", t, sh->rc, sh->err,
 				sh->handled_before_return);
