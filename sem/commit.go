@@ -137,7 +137,8 @@ func (ns *Namespace) SemgetCommit(t *Task, key int32, nsems int32, semflg int32,
 
 // SetValCommit is SetVal; commit is called once the value, the sempid,
 // the adjustments and sem_ctime are changed, before any waiter is woken.
-// If it refuses, they are put back and nobody is woken.
+// If it refuses, they are put back and nobody is woken. A nil commit is
+// SetVal itself: nothing is saved.
 func (ns *Namespace) SetValCommit(t *Task, semid int32, semnum int32, val int32, commit func() bool) Errno {
 	if val < 0 || val > abi.SEMVMX {
 		return ERANGE
@@ -160,15 +161,20 @@ func (ns *Namespace) SetValCommit(t *Task, semid int32, semnum int32, val int32,
 		s.mu.Unlock()
 		return EIDRM
 	}
-	prevAdj := make([]int16, len(s.undos))
+	var prevAdj []int16
+	if commit != nil {
+		prevAdj = make([]int16, len(s.undos))
+	}
 	for i, un := range s.undos {
-		prevAdj[i] = un.adj[semnum]
+		if commit != nil {
+			prevAdj[i] = un.adj[semnum]
+		}
 		un.adj[semnum] = 0
 	}
 	prev, prevCtime := s.sems[semnum], s.ctime
 	s.sems[semnum] = semaphore{val: val, pid: t.PID}
 	s.ctime = ns.clock.Now()
-	if !commit() {
+	if commit != nil && !commit() {
 		for i, un := range s.undos {
 			un.adj[semnum] = prevAdj[i]
 		}
@@ -184,7 +190,8 @@ func (ns *Namespace) SetValCommit(t *Task, semid int32, semnum int32, val int32,
 
 // SetAllCommit is SetAll; commit is called once the values, the sempids,
 // the adjustments and sem_ctime are changed, before any waiter is woken.
-// If it refuses, they are put back and nobody is woken.
+// If it refuses, they are put back and nobody is woken. A nil commit is
+// SetAll itself: nothing is saved.
 func (ns *Namespace) SetAllCommit(t *Task, semid int32, load func(nsems int) ([]uint16, Errno), commit func() bool) Errno {
 	s := ns.lookupCheck(semid)
 	if s == nil {
@@ -217,10 +224,14 @@ func (ns *Namespace) SetAllCommit(t *Task, semid int32, load func(nsems int) ([]
 		s.mu.Unlock()
 		return EIDRM
 	}
-	prev := append([]semaphore(nil), s.sems...)
-	prevAdj := make([][]int16, len(s.undos))
-	for i, un := range s.undos {
-		prevAdj[i] = append([]int16(nil), un.adj...)
+	var prev []semaphore
+	var prevAdj [][]int16
+	if commit != nil {
+		prev = append([]semaphore(nil), s.sems...)
+		prevAdj = make([][]int16, len(s.undos))
+		for i, un := range s.undos {
+			prevAdj[i] = append([]int16(nil), un.adj...)
+		}
 	}
 	prevCtime := s.ctime
 	for i, v := range vals {
@@ -230,7 +241,7 @@ func (ns *Namespace) SetAllCommit(t *Task, semid int32, load func(nsems int) ([]
 		clear(un.adj)
 	}
 	s.ctime = ns.clock.Now()
-	if !commit() {
+	if commit != nil && !commit() {
 		copy(s.sems, prev)
 		for i, un := range s.undos {
 			copy(un.adj, prevAdj[i])

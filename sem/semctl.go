@@ -232,48 +232,7 @@ func (ns *Namespace) GetAll(t *Task, semid int32, dst []uint16) ([]uint16, Errno
 // set to the caller, sem_ctime is updated and waiters that can now proceed
 // are woken.
 func (ns *Namespace) SetAll(t *Task, semid int32, load func(nsems int) ([]uint16, Errno)) Errno {
-	s := ns.lookupCheck(semid)
-	if s == nil {
-		return EINVAL
-	}
-	s.mu.Lock()
-	ok, removed := s.permitted(t.Cred, abi.S_IWUGO), s.removed
-	s.mu.Unlock()
-	if !ok {
-		return EACCES
-	}
-	if removed {
-		return EIDRM
-	}
-	vals, err := load(len(s.sems))
-	if err != 0 {
-		return err
-	}
-	if len(vals) != len(s.sems) {
-		return EFAULT
-	}
-	for _, v := range vals {
-		if v > abi.SEMVMX {
-			return ERANGE
-		}
-	}
-	var wake wakeList
-	s.mu.Lock()
-	if s.removed {
-		s.mu.Unlock()
-		return EIDRM
-	}
-	for i, v := range vals {
-		s.sems[i] = semaphore{val: int32(v), pid: t.PID}
-	}
-	for _, un := range s.undos {
-		clear(un.adj)
-	}
-	s.ctime = ns.clock.Now()
-	s.smartUpdateLocked(nil, false, &wake)
-	s.mu.Unlock()
-	wake.run()
-	return 0
+	return ns.SetAllCommit(t, semid, load, nil)
 }
 
 // SetVal performs SETVAL: the value must be in 0..SEMVMX (ERANGE, checked
@@ -281,34 +240,5 @@ func (ns *Namespace) SetAll(t *Task, semid int32, load func(nsems int) ([]uint16
 // cleared, its sempid is set to the caller, sem_ctime is updated and
 // waiters that can now proceed are woken.
 func (ns *Namespace) SetVal(t *Task, semid int32, semnum int32, val int32) Errno {
-	if val < 0 || val > abi.SEMVMX {
-		return ERANGE
-	}
-	s := ns.lookupCheck(semid)
-	if s == nil {
-		return EINVAL
-	}
-	var wake wakeList
-	s.mu.Lock()
-	if semnum < 0 || int(semnum) >= len(s.sems) {
-		s.mu.Unlock()
-		return EINVAL
-	}
-	if !s.permitted(t.Cred, abi.S_IWUGO) {
-		s.mu.Unlock()
-		return EACCES
-	}
-	if s.removed {
-		s.mu.Unlock()
-		return EIDRM
-	}
-	for _, un := range s.undos {
-		un.adj[semnum] = 0
-	}
-	s.sems[semnum] = semaphore{val: val, pid: t.PID}
-	s.ctime = ns.clock.Now()
-	s.smartUpdateLocked(nil, false, &wake)
-	s.mu.Unlock()
-	wake.run()
-	return 0
+	return ns.SetValCommit(t, semid, semnum, val, nil)
 }
