@@ -257,7 +257,8 @@ func (ns *Namespace) SetAllCommit(t *Task, semid int32, load func(nsems int) ([]
 }
 
 // IPCSetCommit is IPCSet; commit is called once the owner, the mode and
-// sem_ctime are changed. If it refuses, they are put back.
+// sem_ctime are changed. If it refuses, they are put back. A nil commit
+// is IPCSet itself.
 func (ns *Namespace) IPCSetCommit(t *Task, semid int32, in *abi.SemidDS, commit func() bool) Errno {
 	ns.mu.Lock()
 	defer ns.mu.Unlock()
@@ -278,7 +279,7 @@ func (ns *Namespace) IPCSetCommit(t *Task, semid int32, in *abi.SemidDS, commit 
 	s.gid = in.Perm.GID
 	s.mode = s.mode&^abi.S_IRWXUGO | in.Perm.Mode&abi.S_IRWXUGO
 	s.ctime = ns.clock.Now()
-	if !commit() {
+	if commit != nil && !commit() {
 		s.uid, s.gid, s.mode, s.ctime = uid, gid, mode, ctime
 		return EINTR
 	}
@@ -290,7 +291,8 @@ func (ns *Namespace) IPCSetCommit(t *Task, semid int32, in *abi.SemidDS, commit 
 // anything is changed. If it refuses, nothing is. (A removal cannot be
 // taken back once its waiters have been failed with EIDRM, so it is
 // answered first; the waiters' answers follow, as in Linux they are
-// woken before the remover returns but may run after it.)
+// woken before the remover returns but may run after it.) A nil commit
+// is Remove itself.
 func (ns *Namespace) RemoveCommit(t *Task, semid int32, commit func() bool) Errno {
 	ns.mu.Lock()
 	s := ns.lookupCheck(semid)
@@ -304,7 +306,7 @@ func (ns *Namespace) RemoveCommit(t *Task, semid int32, commit func() bool) Errn
 		ns.mu.Unlock()
 		return EPERM
 	}
-	if !commit() {
+	if commit != nil && !commit() {
 		s.mu.Unlock()
 		ns.mu.Unlock()
 		return EINTR

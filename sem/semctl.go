@@ -93,50 +93,14 @@ func (s *Set) statLocked() abi.SemidDS {
 // change the owner uid/gid and the permission bits; sem_ctime is updated
 // (Linux: semctl_down and ipc_update_perm).
 func (ns *Namespace) IPCSet(t *Task, semid int32, in *abi.SemidDS) Errno {
-	ns.mu.Lock()
-	defer ns.mu.Unlock()
-	s := ns.lookupCheck(semid)
-	if s == nil {
-		return EINVAL
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if !s.ownedBy(t.Cred) {
-		return EPERM
-	}
-	if in.Perm.UID == ^uint32(0) || in.Perm.GID == ^uint32(0) {
-		return EINVAL
-	}
-	s.uid = in.Perm.UID
-	s.gid = in.Perm.GID
-	s.mode = s.mode&^abi.S_IRWXUGO | in.Perm.Mode&abi.S_IRWXUGO
-	s.ctime = ns.clock.Now()
-	return 0
+	return ns.IPCSetCommit(t, semid, in, nil)
 }
 
 // Remove performs IPC_RMID: the owner, the creator or CAP_SYS_ADMIN
 // removes the set; its undo entries are dropped and every waiter fails
 // with EIDRM (Linux: semctl_down and freeary).
 func (ns *Namespace) Remove(t *Task, semid int32) Errno {
-	ns.mu.Lock()
-	s := ns.lookupCheck(semid)
-	if s == nil {
-		ns.mu.Unlock()
-		return EINVAL
-	}
-	s.mu.Lock()
-	if !s.ownedBy(t.Cred) {
-		s.mu.Unlock()
-		ns.mu.Unlock()
-		return EPERM
-	}
-	var wake wakeList
-	s.destroyLocked(&wake)
-	ns.removeLocked(s)
-	s.mu.Unlock()
-	ns.mu.Unlock()
-	wake.run()
-	return 0
+	return ns.RemoveCommit(t, semid, nil)
 }
 
 // destroyLocked marks s removed, drops its undo entries and fails every
