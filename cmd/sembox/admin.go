@@ -130,8 +130,8 @@ func ipcs(args []string, out io.Writer) int {
 	}
 	all := []*control.Response{} // [] rather than null in --json
 	status := 0
-	for _, sock := range socks {
-		r, err := control.AskPath(sock, req)
+	for _, a := range control.AskEach(socks, req) {
+		sock, r, err := a.Path, a.Resp, a.Err
 		if err != nil {
 			if mode == "info" && len(socks) > 1 {
 				continue // the id lives in another sandbox

@@ -90,12 +90,17 @@ func nsList(args []string, out io.Writer) int {
 		resp    *control.Response
 	}
 	rows := []row{}
-	for _, t := range targets {
+	paths := make([]string, len(targets))
+	for i, t := range targets {
+		paths[i] = t.Socket
+	}
+	answers := control.AskEach(paths, control.Request{Op: "members"})
+	for i, t := range targets {
 		r := row{Name: t.Name, Socket: t.Socket, Members: []server.Member{}}
-		resp, err := control.AskPath(t.Socket, control.Request{Op: "members"})
+		resp, err := answers[i].Resp, answers[i].Err
 		if err != nil {
 			r.Error = err.Error()
-			if resp == nil {
+			if resp == nil && !errors.Is(err, control.ErrNoAnswer) {
 				r.Error = "no server (stale socket): " + err.Error()
 			}
 		} else {

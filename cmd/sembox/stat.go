@@ -131,8 +131,8 @@ func statOnce(t *adminTarget, asJSON bool, out io.Writer) int {
 	}
 	all := []statReport{} // [] rather than null in --json
 	status := 0
-	for _, sock := range socks {
-		r, err := control.AskPath(sock, control.Request{Op: "stat"})
+	for _, a := range control.AskEach(socks, control.Request{Op: "stat"}) {
+		sock, r, err := a.Path, a.Resp, a.Err
 		if err == nil && r.Stats == nil {
 			err = fmt.Errorf("no statistics (is the server an older sembox?)")
 		}

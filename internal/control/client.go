@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"path/filepath"
@@ -90,6 +91,54 @@ func AskPath(path string, req Request) (*Response, error) {
 	return roundTrip(c.(*net.UnixConn), req, nil)
 }
 
+// queryTimeout bounds each server's answer to a question asked of many
+// servers at once (AskEach): one server that does not answer (stopped,
+// or a half-dead one that still accepts connections) must not hold up
+// the listing of the others.
+const queryTimeout = 3 * time.Second
+
+// ErrNoAnswer is AskEach's error for a server that accepted the
+// connection but did not answer in time.
+var ErrNoAnswer = errors.New("no answer")
+
+// Answer is one server's answer to AskEach.
+type Answer struct {
+	Path string    // the socket asked
+	Resp *Response // nil if the server could not be asked
+	Err  error
+}
+
+// AskEach sends req to every socket in paths at once and returns their
+// answers in the order of paths, each within queryTimeout. It is meant
+// for requests that change nothing (list, info, stat, members): a
+// server that answers late has still been asked.
+func AskEach(paths []string, req Request) []Answer {
+	out := make([]Answer, len(paths))
+	done := make(chan struct{})
+	for i, path := range paths {
+		go func() {
+			defer func() { done <- struct{}{} }()
+			out[i].Path = path
+			c, err := net.DialTimeout("unix", path, queryTimeout)
+			if err != nil {
+				out[i].Err = err
+				return
+			}
+			defer c.Close()
+			uc := c.(*net.UnixConn)
+			uc.SetDeadline(time.Now().Add(queryTimeout))
+			out[i].Resp, out[i].Err = roundTripFrom(uc, progressReader{uc}, req, nil)
+			if errors.Is(out[i].Err, os.ErrDeadlineExceeded) {
+				out[i].Resp, out[i].Err = nil, fmt.Errorf("%w within %v (server stopped or busy)", ErrNoAnswer, queryTimeout)
+			}
+		}()
+	}
+	for range paths {
+		<-done
+	}
+	return out
+}
+
 // Join asks the server on socket path to serve a new member: listener is
 // its seccomp listener, trace (or -1) the file its trace goes to,
 // procFUSE (or -1) the FUSE connection of its /proc views' mount path
@@ -112,7 +161,27 @@ func Join(path string, listener, trace, procFUSE int, req Request) (*Response, e
 	return roundTrip(c.(*net.UnixConn), req, unix.UnixRights(fds...))
 }
 
+// progressReader reads a connection whose deadline moves queryTimeout
+// ahead whenever data arrives: a large answer (a namespace of many
+// sets, read by a client on a loaded machine) may take longer than
+// queryTimeout as long as it keeps coming.
+type progressReader struct{ c *net.UnixConn }
+
+func (r progressReader) Read(p []byte) (int, error) {
+	n, err := r.c.Read(p)
+	if n > 0 {
+		r.c.SetReadDeadline(time.Now().Add(queryTimeout))
+	}
+	return n, err
+}
+
 func roundTrip(c *net.UnixConn, req Request, oob []byte) (*Response, error) {
+	return roundTripFrom(c, c, req, oob)
+}
+
+// roundTripFrom writes req (with oob) to c and decodes the response
+// from in, which reads c.
+func roundTripFrom(c *net.UnixConn, in io.Reader, req Request, oob []byte) (*Response, error) {
 	b, err := json.Marshal(req)
 	if err != nil {
 		return nil, err
@@ -122,7 +191,7 @@ func roundTrip(c *net.UnixConn, req Request, oob []byte) (*Response, error) {
 		return nil, err
 	}
 	var resp Response
-	if err := json.NewDecoder(c).Decode(&resp); err != nil {
+	if err := json.NewDecoder(in).Decode(&resp); err != nil {
 		return nil, err
 	}
 	if resp.Error != "" {

@@ -2,6 +2,7 @@ package control
 
 import (
 	"encoding/json"
+	"errors"
 	"net"
 	"os"
 	"path/filepath"
@@ -131,4 +132,83 @@ func FuzzDecodeRequest(f *testing.F) {
 			t.Fatalf("req %v, err %v", req, err)
 		}
 	})
+}
+
+// TestAskEachSilentServer: a server that accepts connections but never
+// answers (stopped, or half dead) costs one queryTimeout, not one per
+// server, and does not hide the answers of the others; a socket nobody
+// listens on is an error at once.
+func TestAskEachSilentServer(t *testing.T) {
+	good, _ := startServer(t)
+	dir := t.TempDir()
+	var silent []string
+	for i := 0; i < 3; i++ {
+		path := filepath.Join(dir, "silent"+string(rune('a'+i))+".sock")
+		ln, err := net.Listen("unix", path) // accepted by the kernel, never read
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { ln.Close() })
+		silent = append(silent, path)
+	}
+	stale := filepath.Join(dir, "stale.sock")
+	ln, err := net.Listen("unix", stale)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln.(*net.UnixListener).SetUnlinkOnClose(false)
+	ln.Close()
+
+	// A server whose answer keeps coming for longer than queryTimeout
+	// (a large namespace read on a loaded machine) is waited for.
+	slow := filepath.Join(dir, "slow.sock")
+	sl, err := net.Listen("unix", slow)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { sl.Close() })
+	go func() {
+		c, err := sl.Accept()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		answer := []byte(`{"sandbox":{"pid":4242,"command":["slow"]},"semaphores":[]}` + "\n")
+		step := queryTimeout / 2
+		for len(answer) > 0 {
+			time.Sleep(step)
+			n := min(len(answer), 20)
+			if _, err := c.Write(answer[:n]); err != nil {
+				return
+			}
+			answer = answer[n:]
+		}
+	}()
+
+	paths := append([]string{silent[0], good, stale, slow}, silent[1:]...)
+	start := time.Now()
+	answers := AskEach(paths, Request{Op: "members"})
+	took := time.Since(start)
+	if took > 3*queryTimeout+2*time.Second {
+		t.Errorf("AskEach took %v with %d silent servers; want about the slow server's time (3 × %v)", took, len(silent), queryTimeout)
+	}
+	for i, a := range answers {
+		if a.Path != paths[i] {
+			t.Errorf("answer %d is for %s, want %s", i, a.Path, paths[i])
+		}
+	}
+	if a := answers[1]; a.Err != nil || a.Resp == nil {
+		t.Errorf("the answering server: %+v", a)
+	}
+	if a := answers[2]; a.Err == nil || errors.Is(a.Err, ErrNoAnswer) || a.Resp != nil {
+		t.Errorf("the stale socket: want a connection error, got %+v", a)
+	}
+	if a := answers[3]; a.Err != nil || a.Resp == nil || a.Resp.Sandbox.PID != 4242 {
+		t.Errorf("the slow server: want its whole answer, got %+v", a)
+	}
+	for _, i := range []int{0, 4, 5} {
+		if a := answers[i]; !errors.Is(a.Err, ErrNoAnswer) || a.Resp != nil {
+			t.Errorf("silent server %s: want ErrNoAnswer, got %+v", a.Path, a)
+		}
+	}
 }
