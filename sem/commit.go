@@ -94,7 +94,8 @@ func (s *Set) takeBackLocked(sops []abi.Sembuf, un *undo) {
 // with its id. If it refuses, the set is removed and the id allocator put
 // back as it was, so that the next set gets the id this one had, as if
 // the call had never been made (Linux: a caller interrupted before the
-// kernel acted created nothing and consumed no id).
+// kernel acted created nothing and consumed no id). A nil commit is
+// Semget itself.
 func (ns *Namespace) SemgetCommit(t *Task, key int32, nsems int32, semflg int32, commit func(id int32) bool) (int32, Errno) {
 	if nsems < 0 || nsems > ns.semmsl.Load() {
 		return -1, EINVAL
@@ -123,7 +124,7 @@ func (ns *Namespace) SemgetCommit(t *Task, key int32, nsems int32, semflg int32,
 	}
 	nextIdx, lastIdx, seq := ns.nextIdx, ns.lastIdx, ns.seq
 	id, err := ns.newSetLocked(t, key, nsems, semflg)
-	if err != 0 || commit(id) {
+	if err != 0 || commit == nil || commit(id) {
 		return id, err
 	}
 	s := ns.lookupCheck(id)

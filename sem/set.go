@@ -80,34 +80,7 @@ func (s *Set) ID() int32 { return s.id }
 // Semget returns the id of the set with key, creating it if asked, with
 // the checks of Linux's ksys_semget, ipcget and newary in their order.
 func (ns *Namespace) Semget(t *Task, key int32, nsems int32, semflg int32) (int32, Errno) {
-	if nsems < 0 || nsems > ns.semmsl.Load() {
-		return -1, EINVAL
-	}
-	ns.mu.Lock()
-	defer ns.mu.Unlock()
-	if key == abi.IPC_PRIVATE {
-		return ns.newSetLocked(t, key, nsems, semflg)
-	}
-	s := ns.keys[key]
-	if s == nil {
-		if semflg&abi.IPC_CREAT == 0 {
-			return -1, ENOENT
-		}
-		return ns.newSetLocked(t, key, nsems, semflg)
-	}
-	if semflg&abi.IPC_CREAT != 0 && semflg&abi.IPC_EXCL != 0 {
-		return -1, EEXIST
-	}
-	if int(nsems) > len(s.sems) {
-		return -1, EINVAL
-	}
-	s.mu.Lock()
-	ok := s.permitted(t.Cred, semflg)
-	s.mu.Unlock()
-	if !ok {
-		return -1, EACCES
-	}
-	return s.id, 0
+	return ns.SemgetCommit(t, key, nsems, semflg, nil)
 }
 
 // maxSetSems is the largest set Linux's sem_alloc agrees to allocate:
