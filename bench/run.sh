@@ -12,7 +12,7 @@
 # noted; see bench/README.md for what each figure is and the goals.
 #
 # With PARTs (semop par open semget pingpong mutex stress apache sets wake
-# mem recvwin sigflood nsjoin state uwsgi svsematest runsc), only those figures are measured and their rows
+# mem recvwin sigflood nsjoin state uwsgi svsematest pgbench runsc), only those figures are measured and their rows
 # printed; RESULTS.md and the chart are then written only if BENCH_OUT is
 # set (a partial table never replaces bench/RESULTS.md).
 #
@@ -20,9 +20,11 @@
 # instead of bench/. BENCH_SEMBOX=PATH uses that sembox binary instead of
 # building one. BENCH_RUNSC=PATH: gVisor's runsc for the optional runsc
 # figures (default /var/cache/sembox-runsc/runsc; absent: those are n/a).
+# PG_CACHE: the PostgreSQL build of tests/postgres/build.sh for the pgbench
+# figures (default /var/cache/sembox/postgres-15; absent: those are n/a).
 set -uo pipefail
 cd "$(dirname "$0")/.."
-allparts=(semop par open semget pingpong mutex stress apache sets wake idlecpu mem recvwin sigflood siglat nsjoin state uwsgi svsematest runsc)
+allparts=(semop par open semget pingpong mutex stress apache sets wake idlecpu mem recvwin sigflood siglat nsjoin state uwsgi svsematest pgbench runsc)
 parts=("$@")
 for a in "${parts[@]}"; do
   [[ " ${allparts[*]} " == *" $a "* ]] || { echo "bench: unknown part $a (parts: ${allparts[*]})" >&2; exit 2; }
@@ -483,6 +485,52 @@ if want svsematest; then
   say "max native / sembox / runsc us" "${R[svsem.native.max]} / ${R[svsem.sembox.max]} / ${R[svsem.runsc.max]}"
 fi
 
+# PostgreSQL 15 (System V semaphores, built by tests/postgres/build.sh) and
+# pgbench, by tests/postgres/run.sh: as the unprivileged user sembox-pg,
+# initdb, the server on 127.0.0.1, pgbench -i -s 5, then pgbench -c 8 -j 2
+# -T 10 (TPC-B-like: selects, updates, an insert), under sembox (this
+# bench's binary, no trace) and natively, each in a fresh IPC namespace; it
+# fails unless both runs had no failed transaction and the postmaster made
+# as many sets under sembox as natively. Its RESULT line gives both tps.
+# Pinned: taskset -c 0 around the whole run.sh (server, pgbench and
+# sembox). No floor: semops answered 0 unseen do not lock PostgreSQL's
+# lightweight locks, so a database cannot run correctly under it. Not built
+# (the build takes ~10 minutes): skipped, n/a.
+PG_CACHE=${PG_CACHE:-/var/cache/sembox/postgres-15}
+pgb() { # pgb pinned|unpinned -> "NATIVE_TPS SEMBOX_TPS SETS NSEMS"
+  local p log="$tmp/pgbench.$1.log" v
+  p=$(pinfor "$1")
+  if $p env SEMBOX="$tmp/sembox" SEMBOX_TRACE=0 KEEP_TMP=0 PG_CACHE="$PG_CACHE" PGBENCH_SCALE=5 PGBENCH_CLIENTS=8 \
+    PGBENCH_THREADS=2 PGBENCH_SECONDS=10 PG_SERVER_OPTS= bash tests/postgres/run.sh >"$log" 2>&1 &&
+    v=$(grep '^RESULT ' "$log" | tail -1) && [ -n "$v" ]; then
+    awk '{ for (i = 2; i <= NF; i++) { split($i, kv, "="); m[kv[1]] = kv[2] }
+      n = split("native_tps sembox_tps sets nsems", k, " ")
+      for (i = 1; i <= n; i++) printf "%s%s", (m[k[i]] == "" ? "nan" : m[k[i]]), (i < n ? " " : "\n") }' <<<"$v"
+  else
+    echo "bench: failed: tests/postgres/run.sh ($1): $(grep -E 'FAIL|waiting' "$log" | tail -3 | tr '\n' ' ')" >&2
+    echo nan nan nan nan
+  fi
+}
+if want pgbench; then
+  for pin in pinned unpinned; do R[pgb.$pin.native]=nan R[pgb.$pin.sembox]=nan; done
+  R[pgb.sets]=nan R[pgb.nsems]=nan R[pgb.skip]=
+  if [ -f "$PG_CACHE/install/.sembox-built" ] && [ -x "$PG_CACHE/install/bin/postgres" ] && [ -x "$PG_CACHE/install/bin/pgbench" ]; then
+    for pin in pinned unpinned; do
+      echo "bench: PostgreSQL pgbench -c 8 -j 2 -T 10 (tests/postgres/run.sh: sembox, then native), $pin (best of 2)" >&2
+      for _ in 1 2; do
+        v=$(pgb $pin)
+        R[pgb.$pin.native]=$(pick max "${R[pgb.$pin.native]}" "$(field 1 "$v")")
+        R[pgb.$pin.sembox]=$(pick max "${R[pgb.$pin.sembox]}" "$(field 2 "$v")")
+        [ "$(field 3 "$v")" != nan ] && R[pgb.sets]=$(field 3 "$v") R[pgb.nsems]=$(field 4 "$v")
+      done
+      say "native / sembox tps" "${R[pgb.$pin.native]} / ${R[pgb.$pin.sembox]}"
+    done
+  else
+    R[pgb.skip]=1
+    echo "bench: pgbench skipped: no PostgreSQL build in $PG_CACHE/install (build it once, ~10 min: bash tests/postgres/build.sh)" >&2
+  fi
+fi
+
 # The uncontended semop loop (semloop.c, as in `semop`) natively, under
 # sembox and under gVisor's runsc (`runsc --network=none do`, its default
 # platform), interleaved. runsc's start-up is outside the loop's own timing.
@@ -814,6 +862,17 @@ if want svsematest; then
       "sembox / runsc: **$(fmt "$(rawratio "${R[svsem.sembox.$q]}" "${R[svsem.runsc.$q]}")") ×**" "-" "svsematest runsc $q"
   done
 fi
+if want pgbench; then
+  for pin in pinned unpinned; do
+    if [ -n "${R[pgb.skip]}" ]; then
+      note="skipped: PostgreSQL not built (\`bash tests/postgres/build.sh\`, ~10 min)"
+    else
+      note="sembox / native: **$(fmt "$(rawratio "${R[pgb.$pin.sembox]}" "${R[pgb.$pin.native]}")") ×**"
+      [ "${R[pgb.sets]}" != nan ] && note+="; ${R[pgb.sets]} sets (${R[pgb.nsems]} semaphores), as many under sembox"
+    fi
+    row "PostgreSQL pgbench -c 8 -j 2 (built-in TPC-B-like script), $pin" "tps" "${R[pgb.$pin.native]}" "${R[pgb.$pin.sembox]}" rate "$note" "-" "pgbench $pin"
+  done
+fi
 if want runsc; then
   row "uncontended semop, gVisor runsc (same rounds as the next row)" "ns/op" "${R[rs.native]}" "${R[rs.runsc]}" time "-" "-" "semop runsc"
   row "uncontended semop, sembox (same rounds as runsc)" "ns/op" "${R[rs.native]}" "${R[rs.sembox]}" time \
@@ -1006,7 +1065,9 @@ elif command -v gnuplot >/dev/null; then
         if (s != "nan" && cf != "nan" && cf + 0 != 0) printf "\"%s\"\t%g\t%d\n", $8, s / cf, c
       } else printf "\"%s\"\t%g\t%d\n", $8, r, c
     }' "$rows" >"$tmp/chart.dat"
-  gnuplot <<EOF 2>"$tmp/gnuplot.err" || echo "bench: gnuplot failed: $(cat "$tmp/gnuplot.err")" >&2
+  if [ ! -s "$tmp/chart.dat" ]; then
+    echo "bench: no row has both figures (all n/a): no chart" >&2
+  elif ! gnuplot <<EOF 2>"$tmp/gnuplot.err"; then
 set terminal pngcairo size 1600,800 font "DejaVu Sans,11"
 set output "$out/results.png"
 set title "sembox vs native, $(date -u '+%Y-%m-%d'), $(nproc) CPUs, load $load_before\n(slowdown: sembox/native for times, native/sembox for rates; >1 = sembox slower; semop vs floor = sembox/floor; vs C floor = floor or sembox / C floor)\ncolour = verdict of the figure's goal in RESULTS.md (for 32k sets, wake 10k and memory the goal is linear scaling, not the ratio shown)"
@@ -1027,7 +1088,10 @@ plot "$tmp/chart.dat" using 0:(\$3 == 1 ? \$2 : 1/0):xtic(1) with boxes lc rgb "
      "" using 0:(\$3 == 3 ? \$2 : 1/0) with boxes lc rgb "#7f7f7f" title "no goal", \
      "" using 0:2:(\$2 >= 100 ? sprintf("%.0f", \$2) : sprintf("%.3g", \$2)) with labels offset 0,0.8 font ",10" notitle
 EOF
-  [ -s "$out/results.png" ] && echo "bench: wrote $out/RESULTS.md and $out/results.png in ${elapsed} s" >&2
+    echo "bench: gnuplot failed: $(cat "$tmp/gnuplot.err")" >&2
+  elif [ -s "$out/results.png" ]; then
+    echo "bench: wrote $out/RESULTS.md and $out/results.png in ${elapsed} s" >&2
+  fi
 else
   echo "bench: gnuplot not installed: no chart (apt-get install gnuplot-nox)" >&2
 fi
