@@ -90,7 +90,7 @@ for p in semloop openloop pingpong mutex semgetloop; do
   gcc -O2 -o "$tmp/$p" "bench/$p.c" || exit 1
 done
 gcc -O2 -pthread -o "$tmp/scale" bench/scale.c || exit 1
-for p in recvwin sigflood statepause siglat; do
+for p in recvwin sigflood statepause siglat notifwalk; do
   gcc -O2 -Wall -Werror -pthread -o "$tmp/$p" "bench/$p.c" || exit 1
 done
 # the C floor: trap-and-answer in a tight single-threaded C loop
@@ -583,6 +583,14 @@ if want wake; then
     measure $reps min wake.10000.$pin.native 'wake $pin native 10000' wake.10000.$pin.sembox 'wake $pin sembox 10000'
     say "10000 parked, $pin: native / sembox us" "${R[wake.10000.$pin.native]} / ${R[wake.10000.$pin.sembox]}"
   done
+  # The kernel's part, with no sembox: a C listener that leaves N
+  # notifications pending (bench/notifwalk.c), one trapped call's round
+  # trip (median of 2,000; best of 3), unpinned.
+  walk() { "$tmp/notifwalk" "$1" 2000 | awk '{ print $2 / 1000 }'; }
+  for w in 0 1000 10000; do
+    measure 3 min walk.$w 'walk $w'
+    say "C listener, $w pending: trapped call us" "${R[walk.$w]}"
+  done
 fi
 
 if want idlecpu; then
@@ -610,6 +618,18 @@ if want siglat; then
       done
       say "$how, $parked parked: p50 native / sembox us" "${R[siglat.$how.$parked.native.p50]} / ${R[siglat.$how.$parked.sembox.p50]}"
       say "$how, $parked parked: p99 native / sembox us" "${R[siglat.$how.$parked.native.p99]} / ${R[siglat.$how.$parked.sembox.p99]}"
+    done
+  done
+  # Pinned (`taskset -c 0` around the native program and the whole sembox
+  # run): every wake-up is a switch on one CPU, no cross-CPU wake-up.
+  for parked in 0 1000; do
+    for how in kill tgkill setitimer timer; do
+      for m in native sembox; do
+        l=(); [ $m = sembox ] && l=("${SB[@]}")
+        v=$(once "${PIN[@]}" unshare --ipc "${l[@]}" "$tmp/siglat" $how 100 $parked)
+        R[siglat.pinned.$how.$parked.$m.p50]=$(field 1 "$v") R[siglat.pinned.$how.$parked.$m.p99]=$(field 2 "$v")
+      done
+      say "$how, $parked parked, pinned: p50 native / sembox us" "${R[siglat.pinned.$how.$parked.native.p50]} / ${R[siglat.pinned.$how.$parked.sembox.p50]}"
     done
   done
 fi
@@ -899,6 +919,11 @@ if want wake; then
     fi
     row "wake-up latency, 10,000 parked, $pin" "µs" "${R[wake.10000.$pin.native]}" "${R[wake.10000.$pin.sembox]}" time "$gt" "$gv" "wake 10k parked $pin"
   done
+  gk=$(ratio "${R[walk.10000]}" "${R[walk.1000]}")
+  for w in 0 1000 10000; do
+    gt="-"; [ $w = 10000 ] && gt="the kernel's own growth 1,000→10,000: **$gk ×**"
+    row "the kernel alone: a trapped call answered at once by a C listener with $w notifications left pending (bench/notifwalk.c)" "µs" nan "${R[walk.$w]}" time "$gt" "-" "C listener $w pending"
+  done
 fi
 if want mem; then
   m1=$(awk -v v="${R[mem.1000.native]}" 'BEGIN { print v == "nan" ? "nan" : v / 1024 }')
@@ -927,6 +952,15 @@ if want siglat; then
         "≤ 100 µs" "$(verdict 'x <= 100' "$p50")" "siglat $how $parked p50"
       row "signal→EINTR by $how, $parked other calls parked: p99" "µs" "${R[siglat.$how.$parked.native.p99]}" "$p99" time \
         "≤ 1,000 µs" "$(verdict 'x <= 1000' "$p99")" "siglat $how $parked p99"
+    done
+  done
+  for parked in 0 1000; do
+    for how in kill tgkill setitimer timer; do
+      p50=${R[siglat.pinned.$how.$parked.sembox.p50]} p99=${R[siglat.pinned.$how.$parked.sembox.p99]}
+      row "signal→EINTR by $how, $parked other calls parked, pinned: p50" "µs" "${R[siglat.pinned.$how.$parked.native.p50]}" "$p50" time \
+        "≤ 100 µs" "$(verdict 'x <= 100' "$p50")" "siglat $how $parked pinned p50"
+      row "signal→EINTR by $how, $parked other calls parked, pinned: p99" "µs" "${R[siglat.pinned.$how.$parked.native.p99]}" "$p99" time \
+        "≤ 1,000 µs" "$(verdict 'x <= 1000' "$p99")" "siglat $how $parked pinned p99"
     done
   done
 fi
