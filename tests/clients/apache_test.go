@@ -174,9 +174,9 @@ func TestApacheSysvsemMutex(t *testing.T) {
 	}
 	check := func(label string, o outcome) []string {
 		var bad []string
-		out := o.res.stdout
-		if !o.res.ok() {
-			bad = append(bad, "script: "+o.res.status())
+		out := o.res.Stdout
+		if !o.res.OK() {
+			bad = append(bad, "script: "+o.res.Status())
 		}
 		ab, err := parseAB(out)
 		if err != nil {
@@ -201,7 +201,7 @@ func TestApacheSysvsemMutex(t *testing.T) {
 			bad = append(bad, fmt.Sprintf("apache2 processes still running after the run: %v", left))
 		}
 		t.Logf("%s: %s in %v; %d requests, %d failed, %.0f requests/s, children=%s",
-			label, o.res.status(), o.res.dur.Round(time.Millisecond), ab.complete, ab.failed, ab.rps, field(out, "children"))
+			label, o.res.Status(), o.res.Dur.Round(time.Millisecond), ab.complete, ab.failed, ab.rps, field(out, "children"))
 		return bad
 	}
 

@@ -17,9 +17,6 @@ package clients
 
 import (
 	"bufio"
-	"bytes"
-	"context"
-	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -27,9 +24,10 @@ import (
 	"regexp"
 	"runtime"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
+
+	"github.com/sembox/sembox/internal/testrun"
 )
 
 // env is what TestMain prepared.
@@ -72,9 +70,9 @@ func setup() error {
 		env.skip = "unshare (util-linux) is not available"
 		return nil
 	}
-	if r := run(10*time.Second, "/", "unshare", "--ipc", "true"); r.exit != 0 {
-		env.skip = "cannot create an IPC namespace (`unshare --ipc true`: " + r.status() + ", " +
-			strings.TrimSpace(r.stderr) + "); run as root"
+	if r := run(10*time.Second, "/", "unshare", "--ipc", "true"); r.Exit != 0 {
+		env.skip = "cannot create an IPC namespace (`unshare --ipc true`: " + r.Status() + ", " +
+			strings.TrimSpace(r.Stderr) + "); run as root"
 		return nil
 	}
 	dir, err := os.MkdirTemp("", "sembox-clients-")
@@ -96,8 +94,8 @@ func setup() error {
 		env.semboxErr = fmt.Sprintf("go build ./cmd/sembox failed: %v\n%s", err, out)
 		return nil
 	}
-	if r := run(10*time.Second, dir, "unshare", "--ipc", env.sembox, "run", "--", "true"); r.exit != 0 {
-		env.semboxErr = fmt.Sprintf("smoke test `unshare --ipc sembox run -- true`: %s\n%s", r.status(), r.stderr)
+	if r := run(10*time.Second, dir, "unshare", "--ipc", env.sembox, "run", "--", "true"); r.Exit != 0 {
+		env.semboxErr = fmt.Sprintf("smoke test `unshare --ipc sembox run -- true`: %s\n%s", r.Status(), r.Stderr)
 	}
 	return nil
 }
@@ -121,66 +119,12 @@ func need(t *testing.T, pkgs ...string) {
 }
 
 // result of one run.
-type result struct {
-	stdout, stderr string
-	exit           int // exit status, -1 if killed by a signal or not started
-	signal         string
-	timedOut       bool
-	err            error
-	dur            time.Duration
-}
-
-func (r result) ok() bool { return r.exit == 0 && !r.timedOut && r.err == nil && r.signal == "" }
-
-func (r result) status() string {
-	switch {
-	case r.timedOut:
-		return fmt.Sprintf("TIMED OUT after %v (process group killed)", r.dur.Round(time.Millisecond))
-	case r.err != nil:
-		return "could not start: " + r.err.Error()
-	case r.signal != "":
-		return "killed by " + r.signal
-	}
-	return fmt.Sprintf("exit %d", r.exit)
-}
+type result = testrun.Result
 
 // run runs argv in its own process group with a timeout; on timeout the
 // group is killed.
 func run(timeout time.Duration, dir string, argv ...string) result {
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
-	cmd.Dir = dir
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
-	cmd.WaitDelay = 3 * time.Second
-	var so, se bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &so, &se
-	start := time.Now()
-	err := cmd.Run()
-	r := result{stdout: so.String(), stderr: se.String(), dur: time.Since(start), exit: -1}
-	r.timedOut = ctx.Err() != nil
-	if cmd.Process != nil {
-		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) // stragglers of the group
-	}
-	var ee *exec.ExitError
-	switch {
-	case err == nil:
-		r.exit = 0
-	case errors.As(err, &ee):
-		if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
-			r.signal = ws.Signal().String()
-		} else {
-			r.exit = ee.ExitCode()
-		}
-	case errors.Is(err, exec.ErrWaitDelay):
-		r.exit = cmd.ProcessState.ExitCode()
-	default:
-		if !r.timedOut {
-			r.err = err
-		}
-	}
-	return r
+	return testrun.Run(timeout, dir, argv...)
 }
 
 // native runs argv in a fresh IPC namespace.
@@ -197,11 +141,11 @@ func sandboxed(timeout time.Duration, dir, traceFile string, argv ...string) res
 
 func describe(label string, r result) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "---- %s: %s, %v\n", label, r.status(), r.dur.Round(time.Millisecond))
-	for _, l := range lines(r.stdout) {
+	fmt.Fprintf(&b, "---- %s: %s, %v\n", label, r.Status(), r.Dur.Round(time.Millisecond))
+	for _, l := range lines(r.Stdout) {
 		b.WriteString("  | " + l + "\n")
 	}
-	for _, l := range lines(r.stderr) {
+	for _, l := range lines(r.Stderr) {
 		b.WriteString("  ! " + l + "\n")
 	}
 	return b.String()
@@ -219,21 +163,21 @@ func lines(s string) []string {
 // the machine is at fault, not sembox.
 func mustNative(t *testing.T, r result) {
 	t.Helper()
-	if !r.ok() {
+	if !r.OK() {
 		t.Fatalf("native run failed (a test or machine problem, not sembox):\n%s", describe("native", r))
 	}
-	t.Logf("native: %s in %v", r.status(), r.dur.Round(time.Millisecond))
+	t.Logf("native: %s in %v", r.Status(), r.Dur.Round(time.Millisecond))
 }
 
 // mustSembox fails the test when the sembox run failed although the native
 // one passed.
 func mustSembox(t *testing.T, r result, nat result) {
 	t.Helper()
-	if !r.ok() {
+	if !r.OK() {
 		t.Fatalf("SEMBOX BUG: the client fails under sembox but passes natively:\n%s\n%s",
 			describe("sembox", r), describe("native", nat))
 	}
-	t.Logf("sembox: %s in %v", r.status(), r.dur.Round(time.Millisecond))
+	t.Logf("sembox: %s in %v", r.Status(), r.Dur.Round(time.Millisecond))
 }
 
 // sameLines requires identical output lines.

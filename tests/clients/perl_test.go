@@ -24,9 +24,9 @@ func TestPerlIPCSemaphore(t *testing.T) {
 	mustNative(t, nat)
 	sb := sandboxed(60*time.Second, dir, trace, "perl", script, fmt.Sprint(n), fmt.Sprint(m), filepath.Join(dir, "counter.sembox"))
 	mustSembox(t, sb, nat)
-	sameLines(t, "IPC::Semaphore output", nat.stdout, sb.stdout)
+	sameLines(t, "IPC::Semaphore output", nat.Stdout, sb.Stdout)
 
-	wantLines(t, "sembox", sb.stdout,
+	wantLines(t, "sembox", sb.Stdout,
 		"getall=1,2,3",
 		"stat nsems=3 mode=600 uid=0 gid=0 cuid=0 otime=0 ctime_nonzero=1",
 		"op_nowait_undo=1",

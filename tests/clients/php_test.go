@@ -27,10 +27,10 @@ func TestPHPSysvsem(t *testing.T) {
 	mustNative(t, nat)
 	sb := sandboxed(60*time.Second, dir, trace, "sh", script, fmt.Sprint(n), fmt.Sprint(m), filepath.Join(dir, "counter.sembox"))
 	mustSembox(t, sb, nat)
-	sameLines(t, "PHP output", nat.stdout, sb.stdout)
-	sameLines(t, "PHP stderr", nat.stderr, sb.stderr)
+	sameLines(t, "PHP output", nat.Stdout, sb.Stdout)
+	sameLines(t, "PHP stderr", nat.Stderr, sb.Stderr)
 
-	wantLines(t, "sembox", sb.stdout,
+	wantLines(t, "sembox", sb.Stdout,
 		"sem_get=true",
 		"acquire=true",
 		"acquire_nowait_taken=false",

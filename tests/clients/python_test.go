@@ -31,11 +31,11 @@ func TestPythonSysvIPC(t *testing.T) {
 	mustNative(t, nat)
 	sb := sandboxed(60*time.Second, dir, trace, debianPython, script, fmt.Sprint(n), fmt.Sprint(m), filepath.Join(dir, "counter.sembox"))
 	mustSembox(t, sb, nat)
-	sameLines(t, "sysv_ipc output", nat.stdout, sb.stdout)
-	t.Logf("native timings:\n%s", nat.stderr)
-	t.Logf("sembox timings:\n%s", sb.stderr)
+	sameLines(t, "sysv_ipc output", nat.Stdout, sb.Stdout)
+	t.Logf("native timings:\n%s", nat.Stderr)
+	t.Logf("sembox timings:\n%s", sb.Stderr)
 
-	wantLines(t, "sembox", sb.stdout,
+	wantLines(t, "sembox", sb.Stdout,
 		"created key_nonzero=1 id_valid=1 value=1 mode=600 o_time=0",
 		"crex_existing_raises_ExistentialError=1",
 		"open_existing_same_id=1",
@@ -62,8 +62,8 @@ func TestPythonSysvIPC(t *testing.T) {
 
 	// The timed acquire really waited about the timeout under sembox.
 	re := regexp.MustCompile(`BusyError after ([0-9.]+) s`)
-	if mm := re.FindStringSubmatch(sb.stderr); mm == nil {
-		t.Errorf("no timing of the timed acquire in sembox's stderr:\n%s", sb.stderr)
+	if mm := re.FindStringSubmatch(sb.Stderr); mm == nil {
+		t.Errorf("no timing of the timed acquire in sembox's stderr:\n%s", sb.Stderr)
 	} else if el, _ := strconv.ParseFloat(mm[1], 64); el < 0.45 || el > 2.0 {
 		t.Errorf("timed acquire(0.5) raised BusyError after %v s under sembox", el)
 	}

@@ -45,7 +45,7 @@ func TestStressNGSemSysv(t *testing.T) {
 		label string
 		res   result
 	}{{"native", nat}, {"sembox", sb}} {
-		out := r.res.stdout + r.res.stderr
+		out := r.res.Stdout + r.res.Stderr
 		t.Logf("%s:\n%s", r.label, out)
 		if bad := stressFailures(out); len(bad) > 0 {
 			t.Errorf("%s: stress-ng reports failures:\n%s", r.label, strings.Join(bad, "\n"))

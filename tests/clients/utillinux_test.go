@@ -59,13 +59,13 @@ func TestUtilLinux(t *testing.T) {
 	sb := sandboxed(30*time.Second, dir, trace, "sh", script)
 	mustSembox(t, sb, nat)
 
-	nOut, nKeys := normaliseIPCS(t, "native", nat.stdout, start)
-	sOut, sKeys := normaliseIPCS(t, "sembox", sb.stdout, start)
+	nOut, nKeys := normaliseIPCS(t, "native", nat.Stdout, start)
+	sOut, sKeys := normaliseIPCS(t, "sembox", sb.Stdout, start)
 	if nKeys != 5 || sKeys != 5 {
 		t.Errorf("want 5 distinct keys from 5 ipcmk calls, native had %d, sembox %d", nKeys, sKeys)
 	}
 	sameLines(t, "util-linux output (keys and dates normalised)", nOut, sOut)
-	sameLines(t, "util-linux stderr", nat.stderr, sb.stderr)
+	sameLines(t, "util-linux stderr", nat.Stderr, sb.Stderr)
 
 	// What the script must show, whatever the kernel says.
 	wantLines(t, "sembox", sOut,

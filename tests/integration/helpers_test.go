@@ -1,17 +1,14 @@
 package integration
 
 import (
-	"bytes"
-	"context"
-	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
+
+	"github.com/sembox/sembox/internal/testrun"
 )
 
 // Timeouts. The C programs have their own watchdog (WATCHDOG_SECONDS in
@@ -36,74 +33,12 @@ type env struct {
 var E env
 
 // result of one run.
-type result struct {
-	stdout, stderr string
-	exit           int    // exit status, or -1 if killed by a signal / not started
-	signal         string // terminating signal, if any
-	timedOut       bool
-	err            error // start error
-	dur            time.Duration
-}
-
-func (r result) status() string {
-	switch {
-	case r.timedOut:
-		return fmt.Sprintf("TIMED OUT after %v (process group killed)", r.dur.Round(time.Millisecond))
-	case r.err != nil:
-		return "could not start: " + r.err.Error()
-	case r.signal != "":
-		return "killed by " + r.signal
-	default:
-		return fmt.Sprintf("exit %d", r.exit)
-	}
-}
+type result = testrun.Result
 
 // run runs argv in its own process group with a timeout; on timeout the
 // whole group is killed.
 func run(timeout time.Duration, dir string, argv ...string) result {
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
-	cmd.Dir = dir
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	cmd.Cancel = func() error {
-		if cmd.Process != nil {
-			return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-		}
-		return nil
-	}
-	cmd.WaitDelay = 3 * time.Second
-	var so, se bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &so, &se
-	cmd.Stdin = nil
-	start := time.Now()
-	err := cmd.Run()
-	r := result{stdout: so.String(), stderr: se.String(), dur: time.Since(start), exit: -1}
-	if ctx.Err() != nil {
-		r.timedOut = true
-	}
-	// Kill stragglers left in the group (e.g. a blocked grandchild).
-	if cmd.Process != nil {
-		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-	}
-	var ee *exec.ExitError
-	switch {
-	case err == nil:
-		r.exit = 0
-	case errors.As(err, &ee):
-		if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
-			r.signal = ws.Signal().String()
-		} else {
-			r.exit = ee.ExitCode()
-		}
-	case errors.Is(err, exec.ErrWaitDelay):
-		r.exit = cmd.ProcessState.ExitCode()
-	default:
-		if !r.timedOut {
-			r.err = err
-		}
-	}
-	return r
+	return testrun.Run(timeout, dir, argv...)
 }
 
 func needEnv(t *testing.T) {
@@ -147,14 +82,14 @@ var badMarkers = []string{"FATAL(", "WATCHDOG", "SETTLE TIMEOUT"}
 func describe(label string, argv []string, r result) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "---- %s: %s\n", label, strings.Join(argv, " "))
-	fmt.Fprintf(&b, "     status: %s, %v\n", r.status(), r.dur.Round(time.Millisecond))
+	fmt.Fprintf(&b, "     status: %s, %v\n", r.Status(), r.Dur.Round(time.Millisecond))
 	b.WriteString("     stdout:\n")
-	for _, l := range lines(r.stdout) {
+	for _, l := range lines(r.Stdout) {
 		b.WriteString("       | " + l + "\n")
 	}
-	if r.stderr != "" {
+	if r.Stderr != "" {
 		b.WriteString("     stderr:\n")
-		for _, l := range lines(r.stderr) {
+		for _, l := range lines(r.Stderr) {
 			b.WriteString("       ! " + l + "\n")
 		}
 	}
@@ -197,40 +132,40 @@ func differential(t *testing.T, nativeArgv, semboxArgv []string) {
 	t.Helper()
 	nat := run(runTimeout, E.dir, nativeArgv...)
 	natDesc := describe("native", nativeArgv, nat)
-	if nat.exit != 0 || nat.timedOut || nat.err != nil {
+	if nat.Exit != 0 || nat.TimedOut || nat.Err != nil {
 		t.Fatalf("native run failed (test or environment problem, not sembox):\n%s", natDesc)
 	}
 	for _, m := range badMarkers {
-		if strings.Contains(nat.stdout, m) {
+		if strings.Contains(nat.Stdout, m) {
 			t.Fatalf("native run reported %q (test problem, not sembox):\n%s", m, natDesc)
 		}
 	}
-	t.Logf("native ok (%v, %d lines)", nat.dur.Round(time.Millisecond), len(lines(nat.stdout)))
+	t.Logf("native ok (%v, %d lines)", nat.Dur.Round(time.Millisecond), len(lines(nat.Stdout)))
 	needSembox(t)
 
 	sb := run(runTimeout, E.dir, semboxArgv...)
 	sbDesc := describe("sembox", semboxArgv, sb)
-	nl, sl := lines(nat.stdout), lines(sb.stdout)
+	nl, sl := lines(nat.Stdout), lines(sb.Stdout)
 	same := len(nl) == len(sl)
 	for i := 0; same && i < len(nl); i++ {
 		same = nl[i] == sl[i]
 	}
-	statusSame := sb.exit == nat.exit && sb.signal == nat.signal && !sb.timedOut && sb.err == nil
+	statusSame := sb.Exit == nat.Exit && sb.Signal == nat.Signal && !sb.TimedOut && sb.Err == nil
 	if !same || !statusSame {
 		var why []string
 		if !same {
 			why = append(why, "stdout differs")
 		}
 		if !statusSame {
-			why = append(why, fmt.Sprintf("status differs (native %s, sembox %s)", nat.status(), sb.status()))
+			why = append(why, fmt.Sprintf("status differs (native %s, sembox %s)", nat.Status(), sb.Status()))
 		}
 		t.Errorf("MISMATCH: %s\ndiff:\n%s\n%s\n%s", strings.Join(why, "; "), lineDiff(nl, sl), natDesc, sbDesc)
 		return
 	}
-	if sb.stderr != "" {
-		t.Logf("sembox stderr (ignored):\n%s", sb.stderr)
+	if sb.Stderr != "" {
+		t.Logf("sembox stderr (ignored):\n%s", sb.Stderr)
 	}
-	t.Logf("sembox ok (%v)", sb.dur.Round(time.Millisecond))
+	t.Logf("sembox ok (%v)", sb.Dur.Round(time.Millisecond))
 }
 
 // diffProg is the common case: PROG natively vs under sembox, each in a

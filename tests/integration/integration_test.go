@@ -52,9 +52,9 @@ func setup() error {
 			return nil
 		}
 	}
-	if r := run(smokeTimeout, "/", "unshare", "--ipc", "true"); r.exit != 0 {
-		E.skip = "cannot create an IPC namespace (`unshare --ipc true`: " + r.status() + ", " +
-			strings.TrimSpace(r.stderr) + "); run as root"
+	if r := run(smokeTimeout, "/", "unshare", "--ipc", "true"); r.Exit != 0 {
+		E.skip = "cannot create an IPC namespace (`unshare --ipc true`: " + r.Status() + ", " +
+			strings.TrimSpace(r.Stderr) + "); run as root"
 		return nil
 	}
 
@@ -114,9 +114,9 @@ func setup() error {
 	// test below wait for its timeout.
 	if E.semboxErr == "" {
 		r := run(smokeTimeout, dir, "unshare", "--ipc", E.sembox, "run", "--", "true")
-		if r.exit != 0 || r.timedOut {
+		if r.Exit != 0 || r.TimedOut {
 			E.semboxErr = fmt.Sprintf("smoke test `unshare --ipc sembox run -- true`: %s\n%s",
-				r.status(), r.stderr)
+				r.Status(), r.Stderr)
 		}
 	}
 	return nil
@@ -197,8 +197,8 @@ func TestRootlessContainer(t *testing.T) {
 	}
 	// Its control socket goes where this root may write (not the host's
 	// /run/sembox), so sembox has nothing to warn about.
-	if r := run(smokeTimeout, E.dir, append(slices.Clone(ns), E.sembox, "run", "--", "true")...); r.exit != 0 || r.stderr != "" {
-		t.Errorf("sembox run -- true: %s, stderr %q", r.status(), r.stderr)
+	if r := run(smokeTimeout, E.dir, append(slices.Clone(ns), E.sembox, "run", "--", "true")...); r.Exit != 0 || r.Stderr != "" {
+		t.Errorf("sembox run -- true: %s, stderr %q", r.Status(), r.Stderr)
 	}
 	for _, name := range []string{"undo", "fork_wake", "threads"} {
 		t.Run(name, func(t *testing.T) {
@@ -252,10 +252,10 @@ func TestSeed(t *testing.T) {
 
 	natArgv := script(bin)
 	nat := run(runTimeout, E.dir, natArgv...)
-	if !strings.Contains(nat.stdout, "5 passed, 0 failed") || !strings.Contains(nat.stdout, "status=0") {
+	if !strings.Contains(nat.Stdout, "5 passed, 0 failed") || !strings.Contains(nat.Stdout, "status=0") {
 		t.Fatalf("native seed run did not pass (environment problem):\n%s", describe("native", natArgv, nat))
 	}
-	if n := len(setLine.FindAllString(nat.stdout, -1)); n != 1 {
+	if n := len(setLine.FindAllString(nat.Stdout, -1)); n != 1 {
 		t.Errorf("native: expected exactly 1 set left by test_no_rmsem, ipcs shows %d\n%s", n,
 			describe("native", natArgv, nat))
 	}
@@ -264,16 +264,16 @@ func TestSeed(t *testing.T) {
 	sbArgv := script(E.sembox + " run -- " + bin)
 	sb := run(runTimeout, E.dir, sbArgv...)
 	desc := describe("sembox", sbArgv, sb)
-	if !strings.Contains(sb.stdout, "\n5 passed, 0 failed\n") && !strings.HasPrefix(sb.stdout, "5 passed, 0 failed\n") {
+	if !strings.Contains(sb.Stdout, "\n5 passed, 0 failed\n") && !strings.HasPrefix(sb.Stdout, "5 passed, 0 failed\n") {
 		t.Errorf("under sembox the seed suite does not print `5 passed, 0 failed`\n%s", desc)
 	}
-	if !strings.Contains(sb.stdout, "status=0") {
+	if !strings.Contains(sb.Stdout, "status=0") {
 		t.Errorf("under sembox the seed suite did not exit 0\n%s", desc)
 	}
-	if n := len(setLine.FindAllString(sb.stdout, -1)); n != 0 {
+	if n := len(setLine.FindAllString(sb.Stdout, -1)); n != 0 {
 		t.Errorf("after sembox exited, ipcs -s in its namespace shows %d set(s); want none\n%s", n, desc)
 	}
-	ns, ss := summary(nat.stdout), summary(sb.stdout)
+	ns, ss := summary(nat.Stdout), summary(sb.Stdout)
 	if strings.Join(ns, "\n") != strings.Join(ss, "\n") {
 		t.Errorf("PASS/FAIL lines differ:\n%s", lineDiff(ns, ss))
 	}
@@ -294,10 +294,10 @@ func TestSetsStayInSandbox(t *testing.T) {
 		E.sembox + ` run -- sh -c 'ipcmk -S 3 && ipcmk -S 1'; echo "status=$?"; ipcs -s`}
 	r := run(runTimeout, E.dir, argv...)
 	desc := describe("sembox", argv, r)
-	if !strings.Contains(r.stdout, "Semaphore id: 0\nSemaphore id: 1\n") || !strings.Contains(r.stdout, "status=0") {
+	if !strings.Contains(r.Stdout, "Semaphore id: 0\nSemaphore id: 1\n") || !strings.Contains(r.Stdout, "status=0") {
 		t.Errorf("ipcmk under sembox: want `Semaphore id: 0`, `Semaphore id: 1`, status 0\n%s", desc)
 	}
-	if n := len(setLine.FindAllString(r.stdout, -1)); n != 0 {
+	if n := len(setLine.FindAllString(r.Stdout, -1)); n != 0 {
 		t.Errorf("ipcs -s after sembox shows %d set(s) in the namespace; want none\n%s", n, desc)
 	}
 }
@@ -331,12 +331,12 @@ func TestExitStatus(t *testing.T) {
 	for _, c := range cases {
 		argv := append([]string{"unshare", "--ipc", E.sembox, "run", "--"}, c.argv...)
 		r := run(runTimeout, E.dir, argv...)
-		if r.timedOut || r.err != nil || r.signal != "" || r.exit != c.want {
-			t.Errorf("%s: want exit %d, got %s\n%s", c.name, c.want, r.status(), describe("sembox", argv, r))
+		if r.TimedOut || r.Err != nil || r.Signal != "" || r.Exit != c.want {
+			t.Errorf("%s: want exit %d, got %s\n%s", c.name, c.want, r.Status(), describe("sembox", argv, r))
 			continue
 		}
-		if c.stdout != "" && r.stdout != c.stdout {
-			t.Errorf("%s: stdout %q, want %q\n%s", c.name, r.stdout, c.stdout, describe("sembox", argv, r))
+		if c.stdout != "" && r.Stdout != c.stdout {
+			t.Errorf("%s: stdout %q, want %q\n%s", c.name, r.Stdout, c.stdout, describe("sembox", argv, r))
 		}
 	}
 }

@@ -34,6 +34,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/sembox/sembox/internal/testrun"
 )
 
 // env is what TestMain prepared.
@@ -105,8 +107,8 @@ func setup() error {
 	if err := os.Chmod(env.sembox, 0o755); err != nil {
 		return err
 	}
-	if r := run(10*time.Second, "/", nil, env.sembox, "run", "--", "true"); !r.ok() {
-		env.semboxErr = fmt.Sprintf("smoke test `sembox run -- true`: %s\n%s", r.status(), r.stderr)
+	if r := run(10*time.Second, "/", nil, env.sembox, "run", "--", "true"); !r.OK() {
+		env.semboxErr = fmt.Sprintf("smoke test `sembox run -- true`: %s\n%s", r.Status(), r.Stderr)
 	}
 	return nil
 }
@@ -137,53 +139,7 @@ func debianPackage(p string) bool {
 // ---------------------------------------------------------------- runs
 
 // result of one run.
-type result struct {
-	argv           []string
-	stdout, stderr string
-	exit           int // exit status, -1 if killed by a signal or not started
-	signal         string
-	timedOut       bool
-	err            error
-	dur            time.Duration
-}
-
-func (r result) ok() bool { return r.exit == 0 && !r.timedOut && r.err == nil && r.signal == "" }
-
-func (r result) status() string {
-	switch {
-	case r.timedOut:
-		return fmt.Sprintf("TIMED OUT after %v (process group killed)", r.dur.Round(time.Millisecond))
-	case r.err != nil:
-		return "could not start: " + r.err.Error()
-	case r.signal != "":
-		return "killed by " + r.signal
-	}
-	return fmt.Sprintf("exit %d", r.exit)
-}
-
-func (r result) String() string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "$ %s\n  -> %s in %v\n", shellQuote(r.argv), r.status(), r.dur.Round(time.Millisecond))
-	for _, l := range lines(r.stdout) {
-		b.WriteString("  | " + l + "\n")
-	}
-	for _, l := range lines(r.stderr) {
-		b.WriteString("  ! " + l + "\n")
-	}
-	return b.String()
-}
-
-func shellQuote(argv []string) string {
-	q := make([]string, len(argv))
-	for i, a := range argv {
-		if a == "" || strings.ContainsAny(a, " \t\n'\"$;&|<>()*?{}\\") {
-			q[i] = "'" + strings.ReplaceAll(a, "'", `'\''`) + "'"
-		} else {
-			q[i] = a
-		}
-	}
-	return strings.Join(q, " ")
-}
+type result = testrun.Result
 
 func lines(s string) []string {
 	s = strings.TrimRight(s, "\n")
@@ -193,59 +149,15 @@ func lines(s string) []string {
 	return strings.Split(s, "\n")
 }
 
-// command prepares argv in its own process group; on timeout (ctx) the
-// whole group is killed.
-func command(ctx context.Context, dir string, env []string, argv ...string) *exec.Cmd {
-	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
-	cmd.Dir = dir
-	if env != nil {
-		cmd.Env = env
-	}
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
-	cmd.WaitDelay = 3 * time.Second
-	return cmd
-}
-
-// finish fills a result from a finished command.
-func finish(r *result, cmd *exec.Cmd, err error, ctx context.Context) {
-	r.exit = -1
-	r.timedOut = ctx.Err() == context.DeadlineExceeded
-	if cmd.Process != nil {
-		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) // stragglers of the group
-	}
-	var ee *exec.ExitError
-	switch {
-	case err == nil:
-		r.exit = 0
-	case errors.As(err, &ee):
-		if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
-			r.signal = ws.Signal().String()
-		} else {
-			r.exit = ee.ExitCode()
-		}
-	case errors.Is(err, exec.ErrWaitDelay):
-		r.exit = cmd.ProcessState.ExitCode()
-	default:
-		if !r.timedOut {
-			r.err = err
-		}
-	}
-}
-
 // run runs argv (in dir, with environment env if not nil) and waits.
 func run(timeout time.Duration, dir string, env []string, argv ...string) result {
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
-	cmd := command(ctx, dir, env, argv...)
-	var so, se bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &so, &se
-	start := time.Now()
-	err := cmd.Run()
-	r := result{argv: argv, dur: time.Since(start)}
-	r.stdout, r.stderr = so.String(), se.String()
-	finish(&r, cmd, err, ctx)
-	return r
+	cmd := testrun.Command(ctx, dir, argv...)
+	if env != nil {
+		cmd.Env = env
+	}
+	return testrun.RunCmd(ctx, cmd)
 }
 
 // sembox runs `sembox ARGS...`.
@@ -273,7 +185,7 @@ func startBG(t *testing.T, timeout time.Duration, stdin io.Reader, argv ...strin
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	p := &bgProc{t: t, cancel: cancel, lines: make(chan string, 1000), done: make(chan struct{})}
-	p.cmd = command(ctx, env.dir, nil, argv...)
+	p.cmd = testrun.Command(ctx, env.dir, argv...)
 	p.cmd.Stdin = stdin
 	p.cmd.Stderr = &p.stderr
 	out, err := p.cmd.StdoutPipe()
@@ -284,7 +196,7 @@ func startBG(t *testing.T, timeout time.Duration, stdin io.Reader, argv ...strin
 	start := time.Now()
 	if err := p.cmd.Start(); err != nil {
 		cancel()
-		t.Fatalf("start %s: %v", shellQuote(argv), err)
+		t.Fatalf("start %s: %v", testrun.ShellQuote(argv), err)
 	}
 	go func() {
 		sc := bufio.NewScanner(out)
@@ -298,11 +210,11 @@ func startBG(t *testing.T, timeout time.Duration, stdin io.Reader, argv ...strin
 			}
 		}
 		err := p.cmd.Wait()
-		r := result{argv: argv, dur: time.Since(start)}
+		r := result{Argv: argv, Dur: time.Since(start)}
 		p.mu.Lock()
-		r.stdout, r.stderr = p.stdout.String(), p.stderr.String()
+		r.Stdout, r.Stderr = p.stdout.String(), p.stderr.String()
 		p.mu.Unlock()
-		finish(&r, p.cmd, err, ctx)
+		testrun.Finish(ctx, p.cmd, err, &r)
 		p.res = r
 		cancel()
 		close(p.done)
@@ -311,13 +223,13 @@ func startBG(t *testing.T, timeout time.Duration, stdin io.Reader, argv ...strin
 		select {
 		case <-p.done:
 		default:
-			t.Logf("cleanup: killing background %s (pid %d)", shellQuote(argv), p.cmd.Process.Pid)
+			t.Logf("cleanup: killing background %s (pid %d)", testrun.ShellQuote(argv), p.cmd.Process.Pid)
 			syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
 			p.cancel()
 			select {
 			case <-p.done:
 			case <-time.After(10 * time.Second):
-				t.Errorf("background %s did not end after SIGKILL", shellQuote(argv))
+				t.Errorf("background %s did not end after SIGKILL", testrun.ShellQuote(argv))
 			}
 		}
 	})
@@ -347,13 +259,13 @@ func (p *bgProc) waitLine(re *regexp.Regexp, timeout time.Duration) []string {
 				}
 				break
 			}
-			p.t.Fatalf("%s ended before printing a line matching %q:\n%v", shellQuote(p.cmd.Args), re, p.res)
+			p.t.Fatalf("%s ended before printing a line matching %q:\n%v", testrun.ShellQuote(p.cmd.Args), re, p.res)
 		case <-deadline:
 			p.mu.Lock()
 			out := p.stdout.String()
 			p.mu.Unlock()
 			p.t.Fatalf("no line matching %q from %s within %v; stdout so far:\n%s\nstderr:\n%s",
-				re, shellQuote(p.cmd.Args), timeout, out, p.stderr.String())
+				re, testrun.ShellQuote(p.cmd.Args), timeout, out, p.stderr.String())
 		}
 	}
 }
@@ -368,7 +280,7 @@ func (p *bgProc) wait(timeout time.Duration) result {
 	case <-time.After(timeout):
 		syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
 		<-p.done
-		p.t.Fatalf("%s did not end within %v (killed):\n%v", shellQuote(p.cmd.Args), timeout, p.res)
+		p.t.Fatalf("%s did not end within %v (killed):\n%v", testrun.ShellQuote(p.cmd.Args), timeout, p.res)
 	}
 	return result{}
 }
@@ -426,8 +338,8 @@ func (n *namespace) cleanup() {
 		deadline := time.Now().Add(3 * time.Second)
 		for {
 			r := sembox(10*time.Second, "ns", "rm", n.name)
-			if r.ok() || !strings.Contains(r.stderr, "members") || time.Now().After(deadline) {
-				if !r.ok() {
+			if r.OK() || !strings.Contains(r.Stderr, "members") || time.Now().After(deadline) {
+				if !r.OK() {
 					t.Logf("cleanup: %v", r)
 				}
 				break
@@ -497,7 +409,7 @@ func (n *namespace) run(argv ...string) result {
 func (n *namespace) mustRun(argv ...string) result {
 	n.t.Helper()
 	r := n.run(argv...)
-	if !r.ok() {
+	if !r.OK() {
 		n.t.Fatalf("command failed:\n%v", r)
 	}
 	return r
@@ -526,13 +438,13 @@ type nsEntry struct {
 func list(t *testing.T) []nsEntry {
 	t.Helper()
 	r := sembox(10*time.Second, "ns", "ls", "--json")
-	if !r.ok() {
+	if !r.OK() {
 		t.Fatalf("sembox ns ls --json failed:\n%v", r)
 	}
 	var v struct {
 		Namespaces []nsEntry `json:"namespaces"`
 	}
-	if err := json.Unmarshal([]byte(r.stdout), &v); err != nil {
+	if err := json.Unmarshal([]byte(r.Stdout), &v); err != nil {
 		t.Fatalf("sembox ns ls --json: %v\n%v", err, r)
 	}
 	return v.Namespaces

@@ -47,8 +47,8 @@ func ipcsRows(out string) []ipcsRow {
 func (n *namespace) getall(key string) string {
 	n.t.Helper()
 	r := n.run(perlBin, script("getall.pl"), key)
-	m := valsRe.FindStringSubmatch(r.stdout)
-	if !r.ok() || m == nil {
+	m := valsRe.FindStringSubmatch(r.Stdout)
+	if !r.OK() || m == nil {
 		n.t.Fatalf("getall:\n%v", r)
 	}
 	return m[1]
@@ -59,12 +59,12 @@ func (n *namespace) getall(key string) string {
 func (n *namespace) removed(rm result) {
 	t := n.t
 	t.Helper()
-	if !rm.ok() {
+	if !rm.OK() {
 		what := "fails"
 		switch {
-		case strings.Contains(rm.stderr, "EOF"):
+		case strings.Contains(rm.Stderr, "EOF"):
 			what = "reports failure (EOF: the server stopped before answering)"
-		case strings.Contains(rm.stderr, "members"):
+		case strings.Contains(rm.Stderr, "members"):
 			what = "is refused although no member runs any more"
 		}
 		t.Errorf("SEMBOX BUG: `sembox ns rm %s` %s:\n%v", n.name, what, rm)
@@ -94,16 +94,16 @@ func TestUtilLinuxAcrossCommands(t *testing.T) {
 	n := newNamespace(t)
 
 	r := n.mustRun("ipcmk", "-S", "3")
-	m := semID.FindStringSubmatch(r.stdout)
+	m := semID.FindStringSubmatch(r.Stdout)
 	if m == nil {
 		t.Fatalf("no id in ipcmk's output:\n%v", r)
 	}
 	id := m[1]
 	srv := n.server()
-	t.Logf("ipcmk -S 3: id %s in %v; server %d", id, r.dur.Round(time.Millisecond), srv)
+	t.Logf("ipcmk -S 3: id %s in %v; server %d", id, r.Dur.Round(time.Millisecond), srv)
 
 	r = n.mustRun("ipcs", "-s")
-	rows := ipcsRows(r.stdout)
+	rows := ipcsRows(r.Stdout)
 	if len(rows) != 1 || rows[0].id != id || rows[0].nsems != "3" || rows[0].owner != "root" || rows[0].key == "0x00000000" {
 		t.Fatalf("ipcs -s in the next command: want one set, id %s, 3 semaphores, owner root, a key; got %+v:\n%v", id, rows, r)
 	}
@@ -111,35 +111,35 @@ func TestUtilLinuxAcrossCommands(t *testing.T) {
 
 	r = sembox(10*time.Second, "ipcs", "--ns", n.name)
 	out := sembox(10*time.Second, "ipcs", "--ns", n.name, "-s")
-	if !r.ok() || !out.ok() {
+	if !r.OK() || !out.OK() {
 		t.Fatalf("sembox ipcs --ns failed:\n%v%v", r, out)
 	}
-	if want := fmt.Sprintf("=== namespace %s (server %d)", n.name, srv); !strings.Contains(r.stdout, want) {
+	if want := fmt.Sprintf("=== namespace %s (server %d)", n.name, srv); !strings.Contains(r.Stdout, want) {
 		t.Errorf("sembox ipcs --ns %s: no %q:\n%v", n.name, want, r)
 	}
-	if outer := ipcsRows(r.stdout); len(outer) != 1 || outer[0] != rows[0] {
+	if outer := ipcsRows(r.Stdout); len(outer) != 1 || outer[0] != rows[0] {
 		t.Errorf("sembox ipcs --ns %s shows %+v, ipcs inside shows %+v:\n%v", n.name, outer, rows, r)
 	}
 
 	r = n.mustRun("ipcrm", "-s", id)
 	r = n.mustRun("ipcs", "-s")
-	if rows := ipcsRows(r.stdout); len(rows) != 0 {
+	if rows := ipcsRows(r.Stdout); len(rows) != 0 {
 		t.Fatalf("ipcs -s after ipcrm -s %s (key %s) still shows %+v", id, key, rows)
 	}
 
 	// The same from outside: sembox ipcrm --ns NAME -s ID.
 	r = n.mustRun("ipcmk", "-S", "1")
-	if m = semID.FindStringSubmatch(r.stdout); m == nil {
+	if m = semID.FindStringSubmatch(r.Stdout); m == nil {
 		t.Fatalf("no id in ipcmk's output:\n%v", r)
 	}
-	if r := sembox(10*time.Second, "ipcrm", "--ns", n.name, "-s", m[1]); !r.ok() {
+	if r := sembox(10*time.Second, "ipcrm", "--ns", n.name, "-s", m[1]); !r.OK() {
 		t.Fatalf("sembox ipcrm --ns %s -s %s:\n%v", n.name, m[1], r)
 	}
 	r = n.mustRun("ipcs", "-s")
-	if rows := ipcsRows(r.stdout); len(rows) != 0 {
+	if rows := ipcsRows(r.Stdout); len(rows) != 0 {
 		t.Fatalf("ipcs -s after sembox ipcrm --ns %s -s %s still shows %+v", n.name, m[1], rows)
 	}
-	if r := sembox(10*time.Second, "ipcs", "--ns", n.name); !r.ok() || len(ipcsRows(r.stdout)) != 0 {
+	if r := sembox(10*time.Second, "ipcs", "--ns", n.name); !r.OK() || len(ipcsRows(r.Stdout)) != 0 {
 		t.Errorf("sembox ipcs --ns after ipcrm:\n%v", r)
 	}
 	if e := n.entry(); e == nil || e.Server.PID != srv || e.Sets != 0 || len(e.Members) != 0 {
@@ -201,7 +201,7 @@ func TestClientsContend(t *testing.T) {
 	wg.Wait()
 	wall := time.Since(start)
 	for i, r := range results {
-		if !r.ok() || !strings.Contains(r.stdout, fmt.Sprintf(" done %d", incs)) {
+		if !r.OK() || !strings.Contains(r.Stdout, fmt.Sprintf(" done %d", incs)) {
 			t.Errorf("worker %d failed:\n%v", i, r)
 		}
 	}
@@ -235,11 +235,11 @@ func TestRmRefusedWhileMemberRuns(t *testing.T) {
 
 	rm := sembox(10*time.Second, "ns", "rm", n.name)
 	t.Logf("ns rm while a member runs:\n%v", rm)
-	if rm.ok() {
+	if rm.OK() {
 		t.Fatalf("`sembox ns rm %s` succeeded while member %d runs", n.name, pid)
 	}
-	if rm.exit <= 0 || !strings.Contains(rm.stderr, strconv.Itoa(pid)) || !strings.Contains(rm.stderr, "sh -c") ||
-		!strings.Contains(rm.stderr, "member") {
+	if rm.Exit <= 0 || !strings.Contains(rm.Stderr, strconv.Itoa(pid)) || !strings.Contains(rm.Stderr, "sh -c") ||
+		!strings.Contains(rm.Stderr, "member") {
 		t.Errorf("refusal should name the member (sembox run pid %d, command sh -c ...):\n%v", pid, rm)
 	}
 	if len(n.servers()) != 1 {
@@ -250,7 +250,7 @@ func TestRmRefusedWhileMemberRuns(t *testing.T) {
 	}
 
 	wr.Close() // the member reads EOF and ends
-	if r := member.wait(10 * time.Second); !r.ok() || !strings.Contains(r.stdout, "bye") {
+	if r := member.wait(10 * time.Second); !r.OK() || !strings.Contains(r.Stdout, "bye") {
 		t.Fatalf("member:\n%v", r)
 	}
 	n.removed(sembox(10*time.Second, "ns", "rm", n.name))
@@ -293,9 +293,9 @@ func TestCreationRace(t *testing.T) {
 	var slowest time.Duration
 	for i, p := range procs {
 		r := p.wait(30 * time.Second)
-		if !r.ok() {
+		if !r.OK() {
 			t.Errorf("run %d:\n%v", i, r)
-		} else if r.stderr != "" {
+		} else if r.Stderr != "" {
 			t.Logf("run %d said:\n%v", i, r)
 		}
 	}
@@ -357,8 +357,8 @@ func TestMemberSIGKILLUndo(t *testing.T) {
 		t.Fatal(err)
 	}
 	pollBack("SIGKILL of the program", 2*time.Second, killed)
-	if r := h.wait(10 * time.Second); r.exit != 128+9 {
-		t.Errorf("sembox run of the killed program: %s, want exit 137 (128+SIGKILL)\n%v", r.status(), r)
+	if r := h.wait(10 * time.Second); r.Exit != 128+9 {
+		t.Errorf("sembox run of the killed program: %s, want exit 137 (128+SIGKILL)\n%v", r.Status(), r)
 	}
 
 	// b) SIGKILL the member's sembox run process (the joiner). The
@@ -416,10 +416,10 @@ func TestServerSIGKILL(t *testing.T) {
 	}
 	r := probe.wait(20 * time.Second)
 	t.Logf("member running while its server %d is killed (semget, GETVAL, semop every 50 ms; one line per change):\n%v", srv, r)
-	if !r.ok() || !strings.Contains(r.stdout, "semget=-1 errno="+enosys+"\n") || !strings.Contains(r.stdout, "probe end") {
+	if !r.OK() || !strings.Contains(r.Stdout, "semget=-1 errno="+enosys+"\n") || !strings.Contains(r.Stdout, "probe end") {
 		t.Errorf("want the member's semaphore calls to fail with ENOSYS (%s) once the server is gone:\n%v", enosys, r)
 	}
-	for _, l := range lines(r.stdout) {
+	for _, l := range lines(r.Stdout) {
 		if strings.Contains(l, "errno=") && !strings.Contains(l, "errno="+enosys) {
 			t.Errorf("a call failed with another errno than ENOSYS: %q", l)
 		}
@@ -429,14 +429,14 @@ func TestServerSIGKILL(t *testing.T) {
 	}
 
 	r = n.mustRun("ipcs", "-s")
-	if rows := ipcsRows(r.stdout); len(rows) != 0 {
+	if rows := ipcsRows(r.Stdout); len(rows) != 0 {
 		t.Errorf("the new server's namespace should be empty; ipcs -s:\n%v", r)
 	}
 	now := n.server()
 	if now == srv {
 		t.Fatalf("server pid %d unchanged", now)
 	}
-	t.Logf("next command started a new server %d (old %d, killed) in %v", now, srv, r.dur.Round(time.Millisecond))
+	t.Logf("next command started a new server %d (old %d, killed) in %v", now, srv, r.Dur.Round(time.Millisecond))
 	if e := n.entry(); e == nil || e.Server.PID != now || e.Sets != 0 {
 		t.Errorf("sembox ns ls --json: want server %d with 0 sets, got %+v", now, e)
 	}
@@ -451,21 +451,21 @@ func TestJoinAnonymousSandbox(t *testing.T) {
 	pid := strconv.Itoa(a.cmd.Process.Pid)
 
 	outer := sembox(10*time.Second, "ipcs", "--sandbox", pid)
-	if !outer.ok() || !strings.Contains(outer.stdout, "sandbox "+pid) {
+	if !outer.OK() || !strings.Contains(outer.Stdout, "sandbox "+pid) {
 		t.Fatalf("sembox ipcs --sandbox %s:\n%v", pid, outer)
 	}
 	r := run(runTimeout, env.dir, nil, env.sembox, "run", "--ns", pid, "--", "ipcs", "-s")
-	if !r.ok() {
+	if !r.OK() {
 		t.Fatalf("joining sandbox %s:\n%v", pid, r)
 	}
-	rows := ipcsRows(r.stdout)
+	rows := ipcsRows(r.Stdout)
 	if len(rows) != 1 || rows[0].id != m[1] || rows[0].nsems != "2" {
 		t.Fatalf("ipcs -s through --ns %s: want the set %s of 2 made by the sandbox, got %+v:\n%v", pid, m[1], rows, r)
 	}
-	if o := ipcsRows(outer.stdout); len(o) != 1 || o[0] != rows[0] {
+	if o := ipcsRows(outer.Stdout); len(o) != 1 || o[0] != rows[0] {
 		t.Errorf("sembox ipcs --sandbox %s shows %+v, the member's ipcs %+v", pid, o, rows)
 	}
-	if r := a.wait(10 * time.Second); !r.ok() {
+	if r := a.wait(10 * time.Second); !r.OK() {
 		t.Errorf("the anonymous sandbox:\n%v", r)
 	}
 	if _, err := os.Stat(filepath.Join("/run/sembox", pid+".sock")); err == nil {
@@ -489,7 +489,7 @@ func TestOtherUserJoins(t *testing.T) {
 	n := pathNamespace(t, sock)
 
 	r := run(runTimeout, env.dir, nil, env.sembox, "run", "--ns", sock, "--ns-mode", "0666", "--", "true")
-	if !r.ok() {
+	if !r.OK() {
 		t.Fatalf("root creating the namespace:\n%v", r)
 	}
 	st, err := os.Stat(sock)
@@ -505,19 +505,19 @@ func TestOtherUserJoins(t *testing.T) {
 	}
 	r = nobody("ipcmk", "-S", "1")
 	t.Logf("as nobody:\n%v", r)
-	if !r.ok() {
+	if !r.OK() {
 		t.Fatalf("SEMBOX BUG: user nobody cannot join root's namespace created with --ns-mode 0666 (socket %v, dir 0755, binary 0755):\n%v", st.Mode(), r)
 	}
-	m := semID.FindStringSubmatch(r.stdout)
+	m := semID.FindStringSubmatch(r.Stdout)
 	if m == nil {
 		t.Fatalf("no id in ipcmk's output")
 	}
 	r = sembox(10*time.Second, "ipcs", "--ns", sock)
-	rows := ipcsRows(r.stdout)
-	if !r.ok() || len(rows) != 1 || rows[0].id != m[1] || rows[0].owner != "nobody" {
+	rows := ipcsRows(r.Stdout)
+	if !r.OK() || len(rows) != 1 || rows[0].id != m[1] || rows[0].owner != "nobody" {
 		t.Errorf("root's sembox ipcs --ns %s: want set %s owned by nobody:\n%v", sock, m[1], r)
 	}
-	if r := nobody("ipcs", "-s"); !r.ok() || len(ipcsRows(r.stdout)) != 1 {
+	if r := nobody("ipcs", "-s"); !r.OK() || len(ipcsRows(r.Stdout)) != 1 {
 		t.Errorf("nobody's ipcs -s in the namespace:\n%v", r)
 	}
 	if e := n.entry(); e == nil || e.Server.PID != srv {
@@ -582,7 +582,7 @@ func TestHundredMembers(t *testing.T) {
 	<-sampled
 	failed := 0
 	for i, r := range results {
-		if !r.ok() {
+		if !r.OK() {
 			if failed++; failed <= 5 {
 				t.Errorf("member %d failed:\n%v", i, r)
 			}
@@ -624,7 +624,7 @@ func TestRmRightAfterMember(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			for n := range next {
-				if r := n.run("true"); !r.ok() {
+				if r := n.run("true"); !r.OK() {
 					mu.Lock()
 					other = append(other, r.String())
 					mu.Unlock()
@@ -633,11 +633,11 @@ func TestRmRightAfterMember(t *testing.T) {
 				rm := sembox(10*time.Second, "ns", "rm", n.name)
 				mu.Lock()
 				switch {
-				case rm.ok():
-				case strings.Contains(rm.stderr, "EOF"):
-					eof = append(eof, strings.TrimSpace(rm.stderr))
-				case strings.Contains(rm.stderr, "members"):
-					refused = append(refused, strings.TrimSpace(rm.stderr))
+				case rm.OK():
+				case strings.Contains(rm.Stderr, "EOF"):
+					eof = append(eof, strings.TrimSpace(rm.Stderr))
+				case strings.Contains(rm.Stderr, "members"):
+					refused = append(refused, strings.TrimSpace(rm.Stderr))
 				default:
 					other = append(other, rm.String())
 				}
@@ -687,7 +687,7 @@ func membersOf(socket string) int {
 	var v struct {
 		Namespaces []nsEntry `json:"namespaces"`
 	}
-	if !r.ok() || json.Unmarshal([]byte(r.stdout), &v) != nil {
+	if !r.OK() || json.Unmarshal([]byte(r.Stdout), &v) != nil {
 		return -1
 	}
 	for _, e := range v.Namespaces {

@@ -201,7 +201,7 @@ func TestStateSaveKilled(t *testing.T) {
 		key := int32(0x5eb0e000 + round)
 		val := uint16(round + 1)
 		r := run(runTimeout, env.dir, nil, startArgs(perlBin, script("create.pl"), fmt.Sprintf("%#x", key), "1", strconv.Itoa(int(val)))...)
-		if !r.ok() {
+		if !r.OK() {
 			t.Fatalf("round %d: starting a server from the file and creating a set:\n%v", round, r)
 		}
 		srv := n.server()
@@ -227,7 +227,7 @@ func TestStateSaveKilled(t *testing.T) {
 
 	// The reboot.
 	r := run(runTimeout, env.dir, nil, startArgs("true")...)
-	if !r.ok() {
+	if !r.OK() {
 		t.Fatalf("starting a server for the reboot:\n%v", r)
 	}
 	srv := n.server()
@@ -277,19 +277,19 @@ func TestStateSaveKilled(t *testing.T) {
 	// The new server, from the file.
 	r = run(runTimeout, env.dir, nil, append([]string{env.sembox, "run", "--ns", n.name, "--state", state, "--"},
 		"sh", "-c", fmt.Sprintf("%s %s %#x && ipcmk -S 1", perlBin, script("getall.pl"), holdKey))...)
-	if !r.ok() {
+	if !r.OK() {
 		t.Fatalf("restoring after the reboot:\n%v", r)
 	}
-	vals := valsRe.FindStringSubmatch(r.stdout)
+	vals := valsRe.FindStringSubmatch(r.Stdout)
 	wantVals := make([]string, len(hs.Vals))
 	for i, v := range hs.Vals {
 		wantVals[i] = strconv.Itoa(int(v))
 	}
 	if vals == nil || vals[1] != strings.Join(wantVals, ",") {
-		t.Errorf("values after the reboot: %q, want %s", r.stdout, strings.Join(wantVals, ","))
+		t.Errorf("values after the reboot: %q, want %s", r.Stdout, strings.Join(wantVals, ","))
 	}
-	if id := semID.FindStringSubmatch(r.stdout); id == nil || id[1] != strconv.Itoa(int(nextID)) {
-		t.Errorf("first id after the reboot: %q, want %d", r.stdout, nextID)
+	if id := semID.FindStringSubmatch(r.Stdout); id == nil || id[1] != strconv.Itoa(int(nextID)) {
+		t.Errorf("first id after the reboot: %q, want %d", r.Stdout, nextID)
 	}
 	if e := n.entry(); e == nil || e.Sets != len(img.Sets)+1 {
 		t.Errorf("after the reboot: want %d sets, got %+v", len(img.Sets)+1, e)

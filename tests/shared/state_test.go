@@ -24,7 +24,7 @@ func TestStateSurvivesRestart(t *testing.T) {
 		return run(runTimeout, env.dir, nil, append([]string{env.sembox, "run", "--ns", n.name, "--state", state, "--"}, args...)...)
 	}
 	// Ids 0, 1; 0 removed; then 2: the next would be 3.
-	if r := create("sh", "-c", "ipcmk -S 3 && ipcmk -S 1 && ipcrm -s 0 && ipcmk -S 2"); !r.ok() {
+	if r := create("sh", "-c", "ipcmk -S 3 && ipcmk -S 1 && ipcrm -s 0 && ipcmk -S 2"); !r.OK() {
 		t.Fatalf("creating the sets:\n%v", r)
 	}
 	const key = "0x5eb0a11e"
@@ -37,7 +37,7 @@ func TestStateSurvivesRestart(t *testing.T) {
 		t.Fatalf("while held: %s, want 3,9", got)
 	}
 	held := filepath.Join(dir, "held.img")
-	if r := sembox(10*time.Second, "ns", "save", n.name, held); !r.ok() {
+	if r := sembox(10*time.Second, "ns", "save", n.name, held); !r.OK() {
 		t.Fatalf("ns save:\n%v", r)
 	}
 	before := sembox(10*time.Second, "ipcs", "--ns", n.name)
@@ -52,19 +52,19 @@ func TestStateSurvivesRestart(t *testing.T) {
 	if err := os.Rename(held, state); err != nil {
 		t.Fatal(err)
 	}
-	if r := create("true"); !r.ok() {
+	if r := create("true"); !r.OK() {
 		t.Fatalf("restoring:\n%v", r)
 	}
 	after := sembox(10*time.Second, "ipcs", "--ns", n.name)
-	if a, b := ipcsRows(before.stdout), ipcsRows(after.stdout); len(a) != 3 || strings.Join(flat(a), " ") != strings.Join(flat(b), " ") {
-		t.Fatalf("sets differ after the restore:\nbefore:\n%s\nafter:\n%s", before.stdout, after.stdout)
+	if a, b := ipcsRows(before.Stdout), ipcsRows(after.Stdout); len(a) != 3 || strings.Join(flat(a), " ") != strings.Join(flat(b), " ") {
+		t.Fatalf("sets differ after the restore:\nbefore:\n%s\nafter:\n%s", before.Stdout, after.Stdout)
 	}
 	if got := n.getall(key); got != "4,9" {
 		t.Errorf("after the restore: %s, want 4,9 (the holder's undo applied)", got)
 	}
 	r := n.mustRun("ipcmk", "-S", "1")
-	if m := semID.FindStringSubmatch(r.stdout); m == nil || m[1] != "4" {
-		t.Errorf("next id after the restore: %q, want 4 (ids 1, 2, 3 in use)", r.stdout)
+	if m := semID.FindStringSubmatch(r.Stdout); m == nil || m[1] != "4" {
+		t.Errorf("next id after the restore: %q, want 4 (ids 1, 2, 3 in use)", r.Stdout)
 	}
 	n.removed(sembox(10*time.Second, "ns", "rm", n.name))
 
@@ -78,7 +78,7 @@ func TestStateSurvivesRestart(t *testing.T) {
 		t.Fatal(err)
 	}
 	r = create("true")
-	if r.ok() || !strings.Contains(r.stderr, state) {
+	if r.OK() || !strings.Contains(r.Stderr, state) {
 		t.Errorf("a corrupt state file was accepted or not named:\n%v", r)
 	}
 	if again, _ := os.ReadFile(state); string(again) != string(data) {

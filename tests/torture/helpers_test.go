@@ -3,7 +3,6 @@ package torture
 import (
 	"bytes"
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -12,9 +11,10 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
+
+	"github.com/sembox/sembox/internal/testrun"
 )
 
 var (
@@ -128,26 +128,15 @@ func pick[T any](short, long T) T {
 }
 
 // result of one run.
-type result struct {
-	argv           []string
-	stdout, stderr string
-	exit           int    // exit status, or -1
-	signal         string // terminating signal, if any
-	timedOut       bool
-	err            error
-	dur            time.Duration
-}
+type result = testrun.Result
 
-func (r result) status() string {
-	switch {
-	case r.timedOut:
-		return fmt.Sprintf("TIMED OUT after %v (process group killed)", r.dur.Round(time.Millisecond))
-	case r.err != nil:
-		return "could not start: " + r.err.Error()
-	case r.signal != "":
-		return "terminated by signal: " + r.signal
+// status is r.Status() in the words the torture tests have always used
+// for a signal.
+func status(r result) string {
+	if !r.TimedOut && r.Err == nil && r.Signal != "" {
+		return "terminated by signal: " + r.Signal
 	}
-	return fmt.Sprintf("exit %d", r.exit)
+	return r.Status()
 }
 
 // run runs argv in its own process group with a timeout, after which the
@@ -155,40 +144,9 @@ func (r result) status() string {
 func run(timeout time.Duration, argv ...string) result {
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
-	cmd.Dir = E.dir
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+	cmd := testrun.Command(ctx, E.dir, argv...)
 	cmd.WaitDelay = 5 * time.Second
-	var so, se bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &so, &se
-	start := time.Now()
-	err := cmd.Run()
-	r := result{argv: argv, stdout: so.String(), stderr: se.String(), dur: time.Since(start), exit: -1}
-	if ctx.Err() != nil {
-		r.timedOut = true
-	}
-	if cmd.Process != nil {
-		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-	}
-	var ee *exec.ExitError
-	switch {
-	case err == nil:
-		r.exit = 0
-	case errors.As(err, &ee):
-		if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
-			r.signal = ws.Signal().String()
-		} else {
-			r.exit = ee.ExitCode()
-		}
-	case errors.Is(err, exec.ErrWaitDelay):
-		r.exit = cmd.ProcessState.ExitCode()
-	default:
-		if !r.timedOut {
-			r.err = err
-		}
-	}
-	return r
+	return testrun.RunCmd(ctx, cmd)
 }
 
 // native runs PROG ARGS in a fresh IPC namespace.
@@ -215,13 +173,13 @@ func lines(s string) []string {
 func logRun(t *testing.T, label string, r result) {
 	t.Helper()
 	var b strings.Builder
-	fmt.Fprintf(&b, "%s: %s in %v\n", label, r.status(), r.dur.Round(time.Millisecond))
-	for _, l := range lines(r.stdout) {
+	fmt.Fprintf(&b, "%s: %s in %v\n", label, status(r), r.Dur.Round(time.Millisecond))
+	for _, l := range lines(r.Stdout) {
 		b.WriteString("    " + l + "\n")
 	}
-	if r.stderr != "" {
+	if r.Stderr != "" {
 		b.WriteString("  stderr:\n")
-		for i, l := range lines(r.stderr) {
+		for i, l := range lines(r.Stderr) {
 			if i == 40 {
 				b.WriteString("    ...\n")
 				break
@@ -237,11 +195,11 @@ func logRun(t *testing.T, label string, r result) {
 func checkClean(t *testing.T, label string, r result) {
 	t.Helper()
 	var why []string
-	if r.timedOut || r.err != nil || r.signal != "" || r.exit != 0 {
-		why = append(why, r.status())
+	if r.TimedOut || r.Err != nil || r.Signal != "" || r.Exit != 0 {
+		why = append(why, status(r))
 	}
 	n := 0
-	for _, l := range lines(r.stdout) {
+	for _, l := range lines(r.Stdout) {
 		if strings.HasPrefix(l, "ANOMALY:") || strings.HasPrefix(l, "FATAL(") || strings.HasPrefix(l, "WATCHDOG") {
 			if n < 30 {
 				why = append(why, l)
@@ -253,12 +211,12 @@ func checkClean(t *testing.T, label string, r result) {
 		why = append(why, fmt.Sprintf("... %d such lines in all", n))
 	}
 	for _, bad := range []string{"panic:", "fatal error:", "DATA RACE", "SIGSEGV"} {
-		if strings.Contains(r.stderr, bad) {
+		if strings.Contains(r.Stderr, bad) {
 			why = append(why, "sembox stderr has "+strconv.Quote(bad))
 		}
 	}
 	if len(why) > 0 {
-		t.Errorf("%s (%s): %s", label, strings.Join(r.argv, " "), strings.Join(why, "\n    "))
+		t.Errorf("%s (%s): %s", label, strings.Join(r.Argv, " "), strings.Join(why, "\n    "))
 	}
 }
 

@@ -35,17 +35,17 @@ func checkStorm(t *testing.T, label string, r result, nonKillable bool) {
 		return
 	}
 	var kept, race []string
-	for _, l := range lines(r.stdout) {
+	for _, l := range lines(r.Stdout) {
 		if strings.HasPrefix(l, "ANOMALY: conservation broken") {
 			race = append(race, l)
 			continue
 		}
 		kept = append(kept, l)
 	}
-	if len(race) > 0 && r.exit == 1 && !strings.Contains(strings.Join(kept, "\n"), "ANOMALY") {
-		r.exit = 0 // the conservation check was the only failure
+	if len(race) > 0 && r.Exit == 1 && !strings.Contains(strings.Join(kept, "\n"), "ANOMALY") {
+		r.Exit = 0 // the conservation check was the only failure
 	}
-	r.stdout = strings.Join(kept, "\n")
+	r.Stdout = strings.Join(kept, "\n")
 	checkClean(t, label, r)
 	if len(race) > 0 {
 		deviation(t, "D-K (no killable wait: an accepted answer the kernel dropped): %s", strings.Join(race, "; "))
@@ -84,7 +84,7 @@ func TestSignalAfterReceipt(t *testing.T) {
 	sb := run(timeout, "env", "SEMBOX_KERNEL_OFF="+withoutKillableWait(), "unshare", "--ipc", E.sembox, "run", "--", p, n)
 	logRun(t, "sembox without killable wait", sb)
 	checkClean(t, "sembox without killable wait", sb)
-	if nm, sm := kv(nat.stdout), kv(sb.stdout); nm["eintr"] != sm["eintr"] || nm["ok"] != sm["ok"] {
+	if nm, sm := kv(nat.Stdout), kv(sb.Stdout); nm["eintr"] != sm["eintr"] || nm["ok"] != sm["ok"] {
 		t.Errorf("native eintr=%s ok=%s, sembox eintr=%s ok=%s", nm["eintr"], nm["ok"], sm["eintr"], sm["ok"])
 	}
 }
@@ -100,7 +100,7 @@ func TestSignalStormWithoutKillableWait(t *testing.T) {
 	sb := run(timeout, "env", "SEMBOX_KERNEL_OFF="+withoutKillableWait(), "unshare", "--ipc", E.sembox, "run", "--", p, n)
 	logRun(t, "sembox without killable wait", sb)
 	checkStorm(t, "sembox without killable wait", sb, true)
-	if num(t, kv(sb.stdout), "total_eintr") == 0 {
+	if num(t, kv(sb.Stdout), "total_eintr") == 0 {
 		t.Errorf("no call was interrupted: the storm tested nothing")
 	}
 }
@@ -116,7 +116,7 @@ func TestKernelNotifRace(t *testing.T) {
 	r := run(2*time.Minute, p, strconv.Itoa(pick(3, 20)))
 	logRun(t, "native", r)
 	checkClean(t, "native", r)
-	if lost := num(t, kv(r.stdout), "lost"); lost > 0 {
+	if lost := num(t, kv(r.Stdout), "lost"); lost > 0 {
 		t.Logf("the kernel dropped %v accepted answers (D-K)", lost)
 	}
 }

@@ -34,7 +34,7 @@ func TestKillStorm(t *testing.T) {
 	checkClean(t, "sembox", sb)
 
 	for label, r := range map[string]result{"native": nat, "sembox": sb} {
-		m := kv(r.stdout)
+		m := kv(r.Stdout)
 		if num(t, m, "killed_holding") == 0 {
 			t.Errorf("%s: no holder was killed: the storm tested nothing", label)
 		}
@@ -42,7 +42,7 @@ func TestKillStorm(t *testing.T) {
 			t.Errorf("%s: final value %s", label, m["final_value"])
 		}
 	}
-	nm, sm := kv(nat.stdout), kv(sb.stdout)
+	nm, sm := kv(nat.Stdout), kv(sb.Stdout)
 	if n := num(t, nm, "reap_undo_pending_at_reap"); n != 0 {
 		t.Errorf("native: the kernel applied a killed holder's undo after waitpid returned (%v times): test problem", n)
 	}
@@ -67,7 +67,7 @@ func TestSignalStorm(t *testing.T) {
 	logRun(t, "sembox", sb)
 	checkStorm(t, "sembox", sb, killableOff())
 
-	nm, sm := kv(nat.stdout), kv(sb.stdout)
+	nm, sm := kv(nat.Stdout), kv(sb.Stdout)
 	for label, m := range map[string]map[string]string{"native": nm, "sembox": sm} {
 		if num(t, m, "signals") < float64(n) {
 			t.Errorf("%s: only %s signals sent", label, m["signals"])
@@ -99,7 +99,7 @@ func TestSignalLatency(t *testing.T) {
 	logRun(t, "sembox", sb)
 	checkClean(t, "sembox", sb)
 
-	nm, sm := kv(nat.stdout), kv(sb.stdout)
+	nm, sm := kv(nat.Stdout), kv(sb.Stdout)
 	t.Logf("signal-to-EINTR latency (us):   %8s %8s %8s %8s", "p50", "p90", "p99", "max")
 	for _, k := range []string{"lat", "lat_fresh", "lat_parked"} {
 		for _, x := range []struct {
@@ -147,7 +147,7 @@ func TestEINTRProbe(t *testing.T) {
 	sb := sandboxed(timeout, nil, p, args...)
 	logRun(t, "sembox", sb)
 	checkClean(t, "sembox", sb)
-	nm, sm := kv(nat.stdout), kv(sb.stdout)
+	nm, sm := kv(nat.Stdout), kv(sb.Stdout)
 	for _, k := range []string{"semop_v", "semctl_getval", "semget", "setresuid", "open"} {
 		if v := num(t, nm, k+".eintr"); v != 0 {
 			t.Errorf("native: %s returned EINTR %v times: test problem", k, v)
@@ -186,12 +186,12 @@ func TestHostile(t *testing.T) {
 				sb := sandboxed(timeout, flags, p, s, calls)
 				label := "sembox run " + strings.Join(flags, " ")
 				checkClean(t, label, sb)
-				nl, sl := lines(nat.stdout), lines(sb.stdout)
-				if nat.stdout != sb.stdout {
+				nl, sl := lines(nat.Stdout), lines(sb.Stdout)
+				if nat.Stdout != sb.Stdout {
 					t.Errorf("%s differs from the kernel (%d vs %d lines):\n%s", label, len(nl), len(sl), firstDiff(nl, sl, 10))
 				} else {
 					t.Logf("seed %d, %s: %d calls identical to the kernel (%v vs %v natively)", seed, label,
-						len(nl)-1, sb.dur.Round(time.Millisecond), nat.dur.Round(time.Millisecond))
+						len(nl)-1, sb.Dur.Round(time.Millisecond), nat.Dur.Round(time.Millisecond))
 				}
 			}
 			if fi, err := os.Stat(trace); err == nil {
@@ -199,7 +199,7 @@ func TestHostile(t *testing.T) {
 			}
 			// A histogram of outcomes, to see what the run covered.
 			hist := map[string]int{}
-			for _, l := range lines(nat.stdout) {
+			for _, l := range lines(nat.Stdout) {
 				f := strings.Fields(l)
 				if len(f) < 4 {
 					continue
@@ -244,16 +244,16 @@ func TestIsolation(t *testing.T) {
 (%[2]s run -- %[1]s sbB 3 %[3]s %[4]s >%[3]s/sbB.out 2>&1; echo $? >%[3]s/sbB.rc) &
 wait`, q(p), q(E.sembox), q(dir), parts)
 	r := run(2*time.Minute, "unshare", "--ipc", "sh", "-c", script)
-	if r.timedOut || r.exit != 0 {
-		t.Fatalf("orchestration: %s\n%s%s", r.status(), r.stdout, r.stderr)
+	if r.TimedOut || r.Exit != 0 {
+		t.Fatalf("orchestration: %s\n%s%s", status(r), r.Stdout, r.Stderr)
 	}
 	perms := map[string][]string{}
 	for _, name := range []string{"host", "sbA", "sbB"} {
 		out, _ := os.ReadFile(filepath.Join(dir, name+".out"))
 		rc, _ := os.ReadFile(filepath.Join(dir, name+".rc"))
-		res := result{argv: []string{name}, stdout: string(out), exit: -1}
+		res := result{Argv: []string{name}, Stdout: string(out), Exit: -1}
 		if n, err := strconv.Atoi(strings.TrimSpace(string(rc))); err == nil {
-			res.exit = n
+			res.Exit = n
 		}
 		logRun(t, name, res)
 		checkClean(t, name, res)
@@ -294,10 +294,10 @@ func TestExhaustionLimits(t *testing.T) {
 			checkClean(t, "native", nat)
 			sb := sandboxed(time.Minute, []string{"--limits", lim}, p, "limits")
 			checkClean(t, "sembox", sb)
-			if nat.stdout != sb.stdout {
-				t.Errorf("sembox differs from the kernel:\n%s", firstDiff(lines(nat.stdout), lines(sb.stdout), 20))
+			if nat.Stdout != sb.Stdout {
+				t.Errorf("sembox differs from the kernel:\n%s", firstDiff(lines(nat.Stdout), lines(sb.Stdout), 20))
 			}
-			if !strings.Contains(nat.stdout, "then ENOSPC") {
+			if !strings.Contains(nat.Stdout, "then ENOSPC") {
 				t.Errorf("native run never reached ENOSPC")
 			}
 		})
@@ -319,7 +319,7 @@ func TestExhaustionWaiters(t *testing.T) {
 	sb := sandboxed(timeout, nil, p, append(args, "rss")...)
 	logRun(t, "sembox", sb)
 	checkClean(t, "sembox", sb)
-	sm := kv(sb.stdout)
+	sm := kv(sb.Stdout)
 	total := float64(procs * threads)
 	if num(t, sm, "after_rmid.eidrm") != total {
 		t.Errorf("sembox: %s of %v waiters got EIDRM", sm["after_rmid.eidrm"], total)
@@ -337,19 +337,19 @@ func TestSupervisorDeath(t *testing.T) {
 	r := run(2*time.Minute, "unshare", "--ipc", prog(t, "deathobs"), dir, E.sembox, prog(t, "deathsb"))
 	logRun(t, "observer", r)
 	checkClean(t, "observer", r)
-	m := kv(r.stdout)
+	m := kv(r.Stdout)
 	for _, g := range []string{"g1", "g2"} {
-		if !strings.Contains(r.stdout, "report "+g+" first_failure=ENOSYS") {
+		if !strings.Contains(r.Stdout, "report "+g+" first_failure=ENOSYS") {
 			t.Errorf("%s: its semaphore call did not fail with ENOSYS after the supervisor died", g)
 		}
 	}
-	if strings.Contains(r.stdout, "(HOST SET!)") {
+	if strings.Contains(r.Stdout, "(HOST SET!)") {
 		t.Errorf("a sandbox process found the host's set after the supervisor died")
 	}
 	if v := num(t, m, "survivors_alive_after_3s"); v > 0 {
 		t.Errorf("%v sandbox process(es) could not exit after the supervisor died (is exit_group trapped?)", v)
 	}
-	if strings.Contains(r.stdout, "open=ENOSYS") {
+	if strings.Contains(r.Stdout, "open=ENOSYS") {
 		t.Logf("note: after the supervisor's death, open/openat and execve and set*id fail with ENOSYS in the survivors (they are trapped)")
 	}
 }
@@ -376,7 +376,7 @@ func TestStateWait(t *testing.T) {
 			nat := native(timeout, p, args...)
 			logRun(t, "native", nat)
 			checkClean(t, "native", nat)
-			nm := kv(nat.stdout)
+			nm := kv(nat.Stdout)
 			if w := num(t, nm, "wrong"); w != 0 {
 				t.Errorf("native: %v wrong results: the test's synchronisation is flawed", w)
 			}
@@ -386,7 +386,7 @@ func TestStateWait(t *testing.T) {
 			sb := sandboxed(timeout, nil, p, args...)
 			logRun(t, "sembox", sb)
 			checkClean(t, "sembox", sb)
-			sm := kv(sb.stdout)
+			sm := kv(sb.Stdout)
 			if w := num(t, sm, "wrong"); w > 0 {
 				t.Errorf("sembox: %v wrong results in %s rounds (kernel: 0 in %s): after IPC_RMID %s EINVAL "+
 					"and %s other in %s rounds (want EIDRM); after the signal %s EAGAIN at the timeout and "+
