@@ -108,12 +108,8 @@ func nsList(args []string, out io.Writer) int {
 			if resp.Members != nil {
 				r.Members = resp.Members
 			}
-			r.Sets = len(resp.Sets)
-			for _, s := range resp.Sets {
-				r.Sems += len(s.Sems)
-				for _, m := range s.Sems {
-					r.Waiters += int(m.Ncount + m.Zcount)
-				}
+			if t := resp.Totals; t != nil {
+				r.Sets, r.Sems, r.Waiters = t.Sets, t.Semaphores, t.Waiters
 			}
 		}
 		rows = append(rows, r)

@@ -95,7 +95,7 @@ func AskPath(path string, req Request) (*Response, error) {
 // servers at once (AskEach): one server that does not answer (stopped,
 // or a half-dead one that still accepts connections) must not hold up
 // the listing of the others.
-const queryTimeout = 3 * time.Second
+var queryTimeout = 5 * time.Second // a variable for tests
 
 // ErrNoAnswer is AskEach's error for a server that accepted the
 // connection but did not answer in time.

@@ -66,6 +66,16 @@ type Response struct {
 	Members []server.Member `json:"members,omitempty"`
 	// Stats answers "stat".
 	Stats *Stats `json:"stats,omitempty"`
+	// Totals answers "members" (which leaves Sets empty: a listing of
+	// namespaces needs the counts, not every semaphore).
+	Totals *Totals `json:"totals,omitempty"`
+}
+
+// Totals counts what a namespace holds.
+type Totals struct {
+	Sets       int `json:"sets"`
+	Semaphores int `json:"semaphores"`
+	Waiters    int `json:"waiters"` // blocked calls, counted as GETNCNT and GETZCNT count them
 }
 
 // Sandbox identifies the namespace's server: for an anonymous sandbox
@@ -551,6 +561,18 @@ func setsOf(ns *sem.Namespace) []Set {
 	return out
 }
 
+func totalsOf(ns *sem.Namespace) *Totals {
+	t := &Totals{}
+	for _, si := range ns.Snapshot(true) {
+		t.Sets++
+		t.Semaphores += len(si.Vals)
+		for i := range si.Vals {
+			t.Waiters += int(si.Ncnt[i] + si.Zcnt[i])
+		}
+	}
+	return t
+}
+
 func (b *Backend) handle(req *Request) Response {
 	if b.Settle != nil {
 		b.Settle()
@@ -562,7 +584,7 @@ func (b *Backend) handle(req *Request) Response {
 		if b.Server != nil {
 			resp.Members = b.Server.Members()
 		}
-		resp.Sets = setsOf(ns)
+		resp.Totals = totalsOf(ns)
 	case "save":
 		if b.Save == nil {
 			resp.Error = "this namespace cannot be saved"

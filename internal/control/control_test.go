@@ -139,6 +139,8 @@ func FuzzDecodeRequest(f *testing.F) {
 // server, and does not hide the answers of the others; a socket nobody
 // listens on is an error at once.
 func TestAskEachSilentServer(t *testing.T) {
+	defer func(d time.Duration) { queryTimeout = d }(queryTimeout)
+	queryTimeout = time.Second
 	good, _ := startServer(t)
 	dir := t.TempDir()
 	var silent []string
@@ -210,5 +212,21 @@ func TestAskEachSilentServer(t *testing.T) {
 		if a := answers[i]; !errors.Is(a.Err, ErrNoAnswer) || a.Resp != nil {
 			t.Errorf("silent server %s: want ErrNoAnswer, got %+v", a.Path, a)
 		}
+	}
+}
+
+// TestMembersTotals: "members" counts the sets and semaphores instead of
+// listing them.
+func TestMembersTotals(t *testing.T) {
+	ns := sem.NewNamespace(sem.SystemClock{})
+	task := &sem.Task{PID: 1, Cred: &sem.Cred{}}
+	for _, n := range []int32{3, 1, 7} {
+		if _, e := ns.Semget(task, 0, n, 0o600); e != 0 {
+			t.Fatal(e)
+		}
+	}
+	r := (&Backend{Namespace: ns}).handle(&Request{Op: "members"})
+	if r.Error != "" || r.Sets != nil || r.Totals == nil || *r.Totals != (Totals{Sets: 3, Semaphores: 11}) {
+		t.Fatalf("members: error %q, %d sets listed, totals %+v; want 3 sets, 11 semaphores, 0 waiters, none listed", r.Error, len(r.Sets), r.Totals)
 	}
 }
