@@ -41,40 +41,8 @@ start=$(date +%s)
 export DEBIAN_FRONTEND=noninteractive
 
 # --- 1. deb-src entries for the mirror apt is configured with -------------
-# Every "deb" source configured (deb822 *.sources files and one-line
-# sources.list) gets a matching deb-src entry in a file of our own.
-SRC_FILE=/etc/apt/sources.list.d/sembox-deb-src.sources
-if [ ! -f "$SRC_FILE" ]; then
-  tmp=$(mktemp)
-  for f in /etc/apt/sources.list.d/*.sources; do
-    [ -f "$f" ] && [ "$f" != "$SRC_FILE" ] || continue
-    # Paragraphs whose Types has "deb" (but no deb-src yet) become deb-src
-    # paragraphs; other paragraphs are dropped.
-    awk -v RS= -v ORS='\n\n' '
-      /(^|\n)Enabled:[ \t]*no/ { next }
-      match($0, /(^|\n)Types:[^\n]*/) {
-        t = substr($0, RSTART, RLENGTH)
-        if (t ~ /deb-src/ || t !~ /[ \t]deb([ \t]|$)/) next
-        sub(/(^|\n)Types:[^\n]*/, (RSTART > 1 ? "\n" : "") "Types: deb-src")
-        print
-      }' "$f" >>"$tmp"
-  done
-  if [ -f /etc/apt/sources.list ]; then
-    lines=$(sed -n 's/^[[:space:]]*deb[[:space:]]\+/deb-src /p' /etc/apt/sources.list)
-    if [ -n "$lines" ]; then
-      printf '%s\n' "$lines" >"${SRC_FILE%.sources}.list"
-    fi
-  fi
-  if [ -s "$tmp" ]; then
-    { echo "# Written by sembox tests/postgres/build.sh: source packages for apt-get source."
-      cat "$tmp"; } >"$SRC_FILE"
-  fi
-  rm -f "$tmp"
-  [ -f "$SRC_FILE" ] || [ -f "${SRC_FILE%.sources}.list" ] ||
-    { echo "build.sh: no deb source found to derive a deb-src entry from"; exit 1; }
-  echo "build.sh: wrote deb-src entries:"
-  cat "$SRC_FILE" "${SRC_FILE%.sources}.list" 2>/dev/null || true
-fi
+# scripts/debsrc.sh writes them once (idempotent); apt-get update follows.
+"$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)/scripts/debsrc.sh"
 
 # --- 2. build dependencies (minimal build: no ICU, readline, zlib) --------
 echo "build.sh: $(date +%T) apt-get update"
