@@ -2,6 +2,7 @@ package supervisor
 
 import (
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -57,5 +58,31 @@ func TestSignalledThread(t *testing.T) {
 				t.Errorf("signalledThread = %v, want %v", got, tc.want)
 			}
 		})
+	}
+}
+
+// TestPollIntervals: a parked call is checked for signals at 2, 4, 8 and
+// 16 ms, then every 20 ms, and past 100 parked calls goes from 20 ms
+// straight to the interval the polling budget allows for their number.
+func TestPollIntervals(t *testing.T) {
+	for _, tc := range []struct {
+		parked int
+		want   []time.Duration
+	}{
+		{10, []time.Duration{4, 8, 16, 20, 20, 20}},
+		// 1,000 calls at 10 µs a check within 1% of a CPU: 1 s apart.
+		{999, []time.Duration{4, 8, 16, 20, 1000, 1000}},
+		{9999, []time.Duration{4, 8, 16, 20, 10000, 10000}},
+	} {
+		s := &Supervisor{}
+		s.pollCost.Store(int64(10 * time.Microsecond))
+		s.parked = make(parkHeap, tc.parked)
+		iv := firstSignalCheck
+		for i, w := range tc.want {
+			iv = s.nextIntervalLocked(iv)
+			if iv != w*time.Millisecond {
+				t.Errorf("%d parked: interval %d is %v, want %v", tc.parked, i+2, iv, w*time.Millisecond)
+			}
+		}
 	}
 }
