@@ -173,7 +173,11 @@ func (s *Supervisor) endedByKernel(c *call) {
 	}
 	s.cut.note(1)
 	s.mu.Lock()
-	if c.stopped {
+	// Found ended after the thread's next call was served (the watcher
+	// and that call's worker raced to see it gone): that call was its
+	// restart, served as a new one, and an identical later call must not
+	// be taken for it (see thread.lastCall).
+	if c.stopped && c.th.lastCall <= c.id {
 		key := c.key
 		c.th.stopEnded = &key
 	}
@@ -266,6 +270,7 @@ func (s *Supervisor) stopping(tgid int32) {
 func (s *Supervisor) restartAfterStop(th *thread, n *seccomp.Notif) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	th.lastCall = max(th.lastCall, n.ID)
 	k := th.stopEnded
 	if k == nil {
 		return false

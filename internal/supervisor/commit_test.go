@@ -362,3 +362,45 @@ func TestCommitSemctlRefused(t *testing.T) {
 	r.wantAnswers("IPC_RMID of a removed set", id, seccomp.NotifResp{ID: id, Error: -int32(unix.EINVAL)})
 	_ = eintrResp
 }
+
+// TestStopEndedOrder: a call a SIGSTOP ended makes the thread's next
+// identical call end with EINTR (its restart) when the end is seen first;
+// when the restart was served before the end was seen (the watcher and
+// the restart's worker raced), the end must not mark the call after it,
+// a new one, as a restart. (Found in CI: a fresh semop ended with EINTR at
+// once, and siglat's stopcont waited 5 s for a waiter that never came.)
+func TestStopEndedOrder(t *testing.T) {
+	key := restartKey{nr: 65, args: [6]uint64{7, 0x1000, 1}, ip: 0x4000}
+	notif := func(id uint64) *seccomp.Notif {
+		n := &seccomp.Notif{ID: id}
+		n.Data.Nr, n.Data.Args, n.Data.InstructionPointer = key.nr, key.args, key.ip
+		return n
+	}
+	for _, tc := range []struct {
+		name        string
+		endSeenLate bool
+		want        []bool // restartAfterStop for the calls after the ended one
+	}{
+		{"end seen before the restart", false, []bool{true, false}},
+		{"end seen after the restart was served", true, []bool{false, false}},
+	} {
+		s := &Supervisor{}
+		th := &thread{}
+		c := &call{th: th, id: 10, key: key, stopped: true}
+		s.restartAfterStop(th, notif(10)) // the call itself, when it came
+		var got []bool
+		if tc.endSeenLate {
+			got = append(got, s.restartAfterStop(th, notif(11)))
+			s.endedByKernel(c)
+		} else {
+			s.endedByKernel(c)
+			got = append(got, s.restartAfterStop(th, notif(11)))
+		}
+		got = append(got, s.restartAfterStop(th, notif(12)))
+		for i := range tc.want {
+			if got[i] != tc.want[i] {
+				t.Errorf("%s: call %d taken for a restart: %v, want %v", tc.name, 11+i, got[i], tc.want[i])
+			}
+		}
+	}
+}

@@ -206,6 +206,11 @@ type thread struct {
 	lastFrameAt uint64
 	lastFrame   *[frameKeyLen]byte
 	stopEnded   *restartKey
+	// lastCall is the id of the thread's latest call that restartAfterStop
+	// looked at: a call a SIGSTOP ended that is found ended only after a
+	// later call of the thread was served (its restart, served as a new
+	// call) must not mark the thread's next call as its restart.
+	lastCall uint64
 }
 
 // process is a thread group: the undo owner.
