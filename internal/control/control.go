@@ -546,21 +546,7 @@ func (b *Backend) join(req *Request, fds []int, cred *unix.Ucred) Response {
 // the rights to remove any set.
 var admin = &sem.Task{PID: 0, Cred: &sem.Cred{CapIPCOwner: true, CapSysAdmin: true}}
 
-// setsOf lists the sets of ns, without their semaphores.
-func setsOf(ns *sem.Namespace) []Set {
-	var out []Set
-	for _, si := range ns.Snapshot(true) {
-		s := Set{Key: si.DS.Perm.Key, ID: si.ID, UID: si.DS.Perm.UID, GID: si.DS.Perm.GID,
-			CUID: si.DS.Perm.CUID, CGID: si.DS.Perm.CGID, Mode: si.DS.Perm.Mode,
-			Nsems: si.DS.Nsems, Otime: si.DS.Otime, Ctime: si.DS.Ctime}
-		for i := range si.Vals {
-			s.Sems = append(s.Sems, Semaphore{Num: i, Value: si.Vals[i], Ncount: si.Ncnt[i], Zcount: si.Zcnt[i], PID: si.Pids[i]})
-		}
-		out = append(out, s)
-	}
-	return out
-}
-
+// totalsOf counts the sets, semaphores and waiters of ns.
 func totalsOf(ns *sem.Namespace) *Totals {
 	t := &Totals{}
 	for _, si := range ns.Snapshot(true) {
