@@ -275,7 +275,8 @@ func readTrace(t *testing.T, path string) traceStats {
 		switch {
 		case name == "semtimedop" && !strings.HasSuffix(m[3], ", NULL"):
 			ts.timed++
-		case name == "semget" && m[5] != "" && !strings.HasPrefix(m[5], "-") && strings.Contains(m[3], "IPC_CREAT"):
+		case name == "semget" && m[5] != "" && !strings.HasPrefix(m[5], "-") &&
+			(strings.Contains(m[3], "IPC_CREAT") || len(args) > 0 && args[0] == "0x0"): // key IPC_PRIVATE always creates
 			ts.created[m[5]] = true
 		case name == "semctl" && len(args) >= 3:
 			ts.ctl[args[2]]++
