@@ -2,6 +2,7 @@ package supervisor
 
 import (
 	"container/heap"
+	"sync"
 	"time"
 
 	"github.com/sembox/sembox/abi"
@@ -206,13 +207,21 @@ func (s *Supervisor) park(c *call, th *thread, n *seccomp.Notif, r *semsys.Semop
 // kickWatcher tells the watcher that a parked call is due at t (0: that
 // it must look now, as when the supervisor stops), if it would otherwise
 // sleep past it.
+//
+// A park must not wake the watcher when the call is due after its planned
+// wake-up (most are: it is checked 2 ms on): readying the watcher's
+// goroutine costs the caller's thread a Go scheduler hand-off, and a
+// goroutine readied by a worker that then blocks in the kernel can wait
+// for the runtime's monitor to free a P (up to 10 ms).
 func (s *Supervisor) kickWatcher(t time.Duration) {
 	if s.sleeper != nil {
 		s.sleeper.wake(t)
 	}
-	select {
-	case s.kick <- struct{}{}:
-	default:
+	if u := s.timerUntil.Load(); u != 0 && (t == 0 || int64(t) < u) {
+		select {
+		case s.kick <- struct{}{}:
+		default:
+		}
 	}
 }
 
@@ -231,8 +240,7 @@ func (c *call) nextDue(t time.Duration) time.Duration {
 	return due
 }
 
-// parkedOf returns the parked calls of a thread group, including one the
-// watcher is looking at (it is out of s.parked meanwhile).
+// parkedOf returns the parked calls of a thread group.
 func (s *Supervisor) parkedOf(p *process) []*call {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -244,7 +252,7 @@ func (s *Supervisor) parkedOf(p *process) []*call {
 }
 
 // eachTargetLocked calls f for every parked call of thread group tgid
-// (0: of every group) that sits in the watcher's heap.
+// (0: of every group).
 // Precondition: s.mu is held.
 func (s *Supervisor) eachTargetLocked(tgid int32, f func(c *call)) {
 	if tgid == 0 {
@@ -258,9 +266,7 @@ func (s *Supervisor) eachTargetLocked(tgid int32, f func(c *call)) {
 		return
 	}
 	for c := range v.(*process).parked {
-		if c.index >= 0 { // else the watcher is looking at it
-			f(c)
-		}
+		f(c)
 	}
 }
 
@@ -290,7 +296,7 @@ func (s *Supervisor) expediteAt(tgid int32, due time.Duration) {
 		}
 		c.burst = burstChecks
 		c.interval = burstInterval
-		if due < c.due {
+		if c.index >= 0 && due < c.due {
 			c.due = due
 			heap.Fix(&s.parked, c.index)
 		}
@@ -305,19 +311,36 @@ func (s *Supervisor) expediteAt(tgid int32, due time.Duration) {
 // checkNow looks at once, on the caller's goroutine, whether a signal
 // pending for their thread ends the parked calls of thread group tgid (0:
 // every group), as the watcher does.
-func (s *Supervisor) checkNow(tgid int32, buf []byte) {
+func (s *Supervisor) checkNow(tgid int32) {
 	s.mu.Lock()
 	var cs []*call
 	s.eachTargetLocked(tgid, func(c *call) { cs = append(cs, c) })
 	s.mu.Unlock()
-	var st, leader taskStatus
-	read := func(tid int32, into *taskStatus) error { return readTaskStatus(tid, buf, into) }
+	s.checkCalls(cs)
+}
+
+// statusBuf is scratch space for reading /proc/TID/status.
+type statusBuf struct {
+	b          [4096]byte
+	st, leader taskStatus
+}
+
+var statusBufs = sync.Pool{New: func() any { return new(statusBuf) }}
+
+// checkCalls ends with EINTR those of the parked calls cs whose thread a
+// pending signal interrupts, and reports whether it ended any.
+func (s *Supervisor) checkCalls(cs []*call) bool {
+	sb := statusBufs.Get().(*statusBuf)
+	defer statusBufs.Put(sb)
+	read := func(tid int32, into *taskStatus) error { return readTaskStatus(tid, sb.b[:], into) }
+	ended := false
 	for _, c := range cs {
-		if readTaskStatus(c.th.tid, buf, &st) == nil && st.pendingUnblocked() &&
-			signalledThread(c.th.tid, c.th.proc.tgid, &st, read, &leader) {
-			s.interrupt(c, sem.EINTR)
+		if read(c.th.tid, &sb.st) == nil && sb.st.pendingUnblocked() &&
+			signalledThread(c.th.tid, c.th.proc.tgid, &sb.st, read, &sb.leader) {
+			ended = s.interrupt(c, sem.EINTR) || ended
 		}
 	}
+	return ended
 }
 
 // SignalSent tells the supervisor that a signal was just sent to thread
@@ -328,17 +351,32 @@ func (s *Supervisor) SignalSent(pid int32) { s.expedite(pid, true) }
 // interrupt ends parked call c with reason (EINTR for a signal, EAGAIN
 // for its timeout) and answers it, unless the engine has completed it
 // already (Done then answers).
-func (s *Supervisor) interrupt(c *call, reason sem.Errno) {
-	if s.ns.Cancel(&c.w, reason) {
-		s.mu.Lock()
-		s.finishLocked(c)
-		s.mu.Unlock()
-		if !c.answer(reason) && s.commitMode() {
-			// The kernel ended the call first (a signal): the caller
-			// may make it again after its handler.
-			s.endedByKernel(c)
-		}
+// It reports whether it ended the call.
+func (s *Supervisor) interrupt(c *call, reason sem.Errno) bool {
+	if !s.ns.Cancel(&c.w, reason) {
+		return false
 	}
+	s.mu.Lock()
+	s.finishLocked(c)
+	s.mu.Unlock()
+	if !c.answer(reason) && s.commitMode() {
+		// The kernel ended the call first (a signal): the caller may
+		// make it again after its handler.
+		s.endedByKernel(c)
+	}
+	return true
+}
+
+// dropCompleting takes parked call c out of the watcher's heap if it is
+// still there after the watcher ended it: the engine had completed it
+// first, and its completer, about to answer it (call.completed), has not
+// forgotten it yet. It stays among its group's parked calls until then.
+func (s *Supervisor) dropCompleting(c *call) {
+	s.mu.Lock()
+	if !c.finished && c.index >= 0 {
+		heap.Remove(&s.parked, c.index)
+	}
+	s.mu.Unlock()
 }
 
 // cancelThread ends the parked call of a thread that has exited.
@@ -385,6 +423,8 @@ func (s *Supervisor) watchParked() {
 		precise := sl != nil && wake-now() < preciseWait
 		if precise {
 			sl.plan(wake)
+		} else {
+			s.timerUntil.Store(int64(wake))
 		}
 		s.mu.Unlock()
 		select {
@@ -399,6 +439,7 @@ func (s *Supervisor) watchParked() {
 			select {
 			case <-timer.C:
 			case <-s.kick:
+				s.timerUntil.Store(0)
 				if !timer.Stop() {
 					<-timer.C
 				}
@@ -408,15 +449,19 @@ func (s *Supervisor) watchParked() {
 				return
 			}
 		}
+		s.timerUntil.Store(0)
 		t := now()
 		slow := 0 // checks of calls past their first ones and bursts
 		for {
+			// The call due first stays in the heap while it is looked
+			// at, so that a burst asked for meanwhile (expedite) is not
+			// lost: the check may come just before the signal.
 			s.mu.Lock()
 			if len(s.parked) == 0 || s.parked[0].due > t {
 				s.mu.Unlock()
 				break
 			}
-			c := heap.Pop(&s.parked).(*call)
+			c := s.parked[0]
 			timedOut := c.hasDeadline && c.deadline <= t
 			if c.burst == 0 && c.interval >= slowPollTick {
 				slow++
@@ -427,7 +472,11 @@ func (s *Supervisor) watchParked() {
 			if s.commitMode() && s.idValid(c.id) != nil {
 				// Ended by the kernel (see commit.go).
 				s.callGone(c)
+				s.dropCompleting(c)
 				continue
+			}
+			if s.checkHook != nil {
+				s.checkHook(c)
 			}
 			if timedOut {
 				reason = sem.EAGAIN
@@ -437,6 +486,7 @@ func (s *Supervisor) watchParked() {
 			}
 			if reason != 0 {
 				s.interrupt(c, reason)
+				s.dropCompleting(c)
 				continue
 			}
 			s.mu.Lock()
@@ -448,7 +498,7 @@ func (s *Supervisor) watchParked() {
 					c.interval = s.nextIntervalLocked(c.interval)
 				}
 				c.due = c.nextDue(now())
-				heap.Push(&s.parked, c)
+				heap.Fix(&s.parked, c.index)
 			}
 			s.mu.Unlock()
 		}

@@ -1,6 +1,7 @@
 package supervisor
 
 import (
+	"container/heap"
 	"testing"
 	"time"
 
@@ -84,5 +85,56 @@ func TestPollIntervals(t *testing.T) {
 				t.Errorf("%d parked: interval %d is %v, want %v", tc.parked, i+2, iv, w*time.Millisecond)
 			}
 		}
+	}
+}
+
+// TestExpediteDuringCheck: a burst asked for while the watcher is looking
+// at the call (a trapped kill let go just as the call's regular check
+// came) is kept: the check may have come just before the signal became
+// pending, so the next ones follow at burstInterval, not at the call's
+// next regular interval.
+func TestExpediteDuringCheck(t *testing.T) {
+	s := &Supervisor{kick: make(chan struct{}, 1), stop: make(chan struct{})}
+	s.features.KillableWait = true
+	s.pollCost.Store(int64(10 * time.Microsecond))
+	tid := int32(unix.Gettid()) // a live thread with no signal pending
+	p := &process{tgid: int32(unix.Getpid()), parked: map[*call]struct{}{}}
+	s.procs.Store(p.tgid, p)
+	c := s.newCall()
+	c.th = &thread{tid: tid, proc: p, pidfd: -1}
+	c.interval = firstSignalCheck
+	s.mu.Lock()
+	c.due = now() // its regular check is due at once
+	heap.Push(&s.parked, c)
+	p.parked[c] = struct{}{}
+	s.nparked.Add(1)
+	s.mu.Unlock()
+
+	checks := make(chan [2]int, 16) // burst and interval seen by each check
+	s.checkHook = func(c *call) {
+		// Looked at under s.mu only by the watcher and expediteAt.
+		s.mu.Lock()
+		seen := [2]int{c.burst, int(c.interval)}
+		s.mu.Unlock()
+		if seen[0] == 0 && seen[1] == int(firstSignalCheck) {
+			s.expedite(p.tgid, false) // the kill goes out now
+		}
+		checks <- seen
+	}
+	go s.watchParked()
+	defer close(s.stop)
+
+	first := <-checks
+	if first != [2]int{0, int(firstSignalCheck)} {
+		t.Fatalf("first check saw burst %d interval %v, want its regular check", first[0], time.Duration(first[1]))
+	}
+	select {
+	case next := <-checks:
+		if next[0] != burstChecks-1 || time.Duration(next[1]) != burstInterval {
+			t.Errorf("check after the expedite saw burst %d interval %v, want %d and %v",
+				next[0], time.Duration(next[1]), burstChecks-1, burstInterval)
+		}
+	case <-time.After(time.Second):
+		t.Fatal("no check within a second of the expedite: the burst was lost")
 	}
 }

@@ -61,16 +61,32 @@ func (w *worker) serveSignal() bool {
 	if sig == uint64(unix.SIGSTOP) && tgid != 0 && s.commitMode() {
 		s.stopping(tgid)
 	}
+	cont := sig == uint64(unix.SIGCONT)
+	send := w.continueCall
+	// With a parked call that the signal may end (any member's, in a
+	// shared namespace), its target is looked at as soon as the signal is
+	// pending, on this thread (see SignalSending): the receive turn is
+	// passed on first, since the sender runs before that.
+	if s.nparked.Load() > 0 || s.signals != nil {
+		w.yieldTurn()
+		send = w.continueAndYield
+	}
 	if s.signals != nil {
-		// Any member of the namespace may be the target.
-		if sig == uint64(unix.SIGCONT) {
-			w.yieldTurn()
-		}
-		s.signals.Sent(tgid, sig == uint64(unix.SIGCONT), w.continueCall)
+		s.signals.Sent(tgid, cont, send)
 		return true
 	}
-	s.SignalSending(tgid, sig == uint64(unix.SIGCONT), w.continueCall)
+	s.SignalSending(tgid, cont, send)
 	return true
+}
+
+// continueAndYield lets the trapped call in w.n continue and gives up the
+// CPU, so that the caller, woken on this CPU (see
+// seccomp.SetSyncWakeUp), makes it before w goes on: a signal-sending
+// call is then done, its signal pending, when the sender next blocks or
+// has run its share of the CPU.
+func (w *worker) continueAndYield() {
+	w.continueCall()
+	_, _, _ = unix.Syscall(unix.SYS_SCHED_YIELD, 0, 0, 0)
 }
 
 // SignalRouter hands the news of a signal sent from inside one member
@@ -84,16 +100,52 @@ type SignalRouter interface {
 
 // SignalSending handles a signal about to be sent to thread group tgid
 // (0: any) from inside a sandbox: send lets the sending call go. If cont
-// (a SIGCONT), the calls of tgid are looked at first; after send, in a
-// burst of checks. send may be nil (another supervisor sends it).
+// (a SIGCONT), the calls of tgid are looked at first. After send, the
+// calling goroutine looks at tgid's parked calls itself, once: the sender
+// has usually made its call by then (see worker.continueAndYield), and
+// waking the watcher for it would cost a thread wake-up more. If that
+// ends no call, the watcher takes over with a burst of checks. send may
+// be nil (another supervisor sends it).
 func (s *Supervisor) SignalSending(tgid int32, cont bool, send func()) {
 	if cont && s.nparked.Load() > 0 {
-		s.checkNow(tgid, make([]byte, 4096))
+		s.checkNow(tgid)
 	}
 	if send != nil {
 		send()
 	}
 	if s.nparked.Load() > 0 {
+		if tgid != 0 && s.checkSent(tgid) {
+			return
+		}
 		s.expedite(tgid, false)
 	}
+}
+
+// maxInlineTargets bounds the parked calls a sender's worker looks at
+// itself (SignalSending); a group with more is left to the watcher.
+const maxInlineTargets = 4
+
+// checkSent looks once whether a signal just sent to thread group tgid
+// ends one of its parked calls, and reports whether it ended one. It
+// looks at no more than maxInlineTargets calls.
+func (s *Supervisor) checkSent(tgid int32) bool {
+	v, ok := s.procs.Load(tgid)
+	if !ok {
+		return false
+	}
+	p := v.(*process)
+	var cs [maxInlineTargets]*call
+	n := 0
+	s.mu.Lock()
+	if len(p.parked) <= maxInlineTargets {
+		for c := range p.parked {
+			cs[n] = c
+			n++
+		}
+	}
+	s.mu.Unlock()
+	if n == 0 {
+		return false
+	}
+	return s.checkCalls(cs[:n])
 }

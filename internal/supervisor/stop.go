@@ -81,5 +81,6 @@ func (s *Supervisor) teardown() {
 	s.writers = nil
 	s.writersMu.Unlock()
 	unix.Close(s.fd)
+	reserveProcs(-blockingThreads)
 	close(s.done)
 }

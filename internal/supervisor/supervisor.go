@@ -121,6 +121,11 @@ type Supervisor struct {
 	mu     sync.Mutex
 	parked parkHeap
 	kick   chan struct{} // wakes the watcher when parked changes (without a sleeper)
+	// timerUntil is when the watcher, waiting on a Go timer, will wake by
+	// itself (a now() value); 0 while it does not wait on one. Stored
+	// under mu as the watcher plans its wait: a call parked after that
+	// and due earlier kicks it (see kickWatcher).
+	timerUntil atomic.Int64
 	// sleeper is what the watcher sleeps on, to the microsecond; nil if
 	// it could not be made (then the watcher uses Go timers and kick).
 	sleeper *sleeper
@@ -164,6 +169,9 @@ type Supervisor struct {
 	// and for the validity of parked calls (tests).
 	sendHook  func(r *seccomp.NotifResp) error
 	validHook func(id uint64) error
+	// checkHook, if set, is called by the watcher as it is about to look
+	// at a parked call (tests).
+	checkHook func(c *call)
 
 	served atomic.Uint64 // semaphore calls answered
 	floor  bool          // answer without serving (Config.Floor)
@@ -302,6 +310,7 @@ func (s *Supervisor) Serve(workers int) {
 	if workers <= 0 {
 		workers = runtime.GOMAXPROCS(0) + 1
 	}
+	reserveProcs(blockingThreads)
 	s.nworkers.Add(int32(workers))
 	for range workers {
 		go s.worker()
