@@ -41,8 +41,8 @@ const (
 	// measured.
 	initialPollCost = 10 * time.Microsecond
 	// preciseWait: the watcher sleeps shorter waits than this on its
-	// sleeper (bursts, timer expiries: timerLead ahead), longer ones on a
-	// Go timer.
+	// sleeper, and so the wait for a burst (a timer's expiry, timerLead
+	// ahead), longer ones on a Go timer.
 	preciseWait = 1200 * time.Microsecond
 	// slowPollTick: checks at intervals of this or more are due on its
 	// edges, batched into one wake-up of the watcher.
@@ -420,7 +420,7 @@ func (s *Supervisor) watchParked() {
 		// Go timer (late by up to a millisecond), since a thread blocked
 		// in a system call keeps the runtime's monitor polling every
 		// 20 µs for as long as it lasts.
-		precise := sl != nil && wake-now() < preciseWait
+		precise := sl != nil && (wake-now() < preciseWait || len(s.parked) > 0 && s.parked[0].burst > 0)
 		if precise {
 			sl.plan(wake)
 		} else {

@@ -46,10 +46,12 @@ func newSleeper() *sleeper {
 }
 
 // lockThread prepares the calling goroutine to sleep: it stays on its
-// thread, whose timer slack is made 1 ns. Call it once, first.
+// thread, whose timer slack is made 1 ns and which asks to run soon
+// after it is woken (preferLowLatency). Call it once, first.
 func (sl *sleeper) lockThread() {
 	runtime.LockOSThread()
 	_ = unix.Prctl(unix.PR_SET_TIMERSLACK, 1, 0, 0, 0)
+	preferLowLatency()
 }
 
 // plan records that the sleeping goroutine will sleep until t (a now()
