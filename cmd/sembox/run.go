@@ -369,11 +369,15 @@ func traceProcViews(trace *os.File, asked launch.ProcViews, su launch.Setup) {
 // forwardSignals passes the signals sembox receives to the sandbox's root
 // process. SIGINT and SIGQUIT typed at a terminal already reach the whole
 // foreground process group, the program included, so they are not sent a
-// second time.
+// second time; sup (nil when another process serves the sandbox) is told
+// that a signal may be pending for any of its processes.
 func forwardSignals(sigs <-chan os.Signal, root int, sup *supervisor.Supervisor) {
 	for s := range sigs {
 		sig := s.(unix.Signal)
 		if (sig == unix.SIGINT || sig == unix.SIGQUIT) && inForegroundOfTerminal() {
+			if sup != nil {
+				sup.SignalSent(0)
+			}
 			continue
 		}
 		unix.Kill(root, sig)

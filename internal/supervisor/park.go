@@ -344,8 +344,9 @@ func (s *Supervisor) checkCalls(cs []*call) bool {
 }
 
 // SignalSent tells the supervisor that a signal was just sent to thread
-// group pid (by sembox itself, say), so that a wait it interrupts ends
-// with EINTR at once rather than at the next poll.
+// group pid (0: to any of its groups; by sembox itself, say, or by a
+// terminal to its foreground process group), so that a wait it
+// interrupts ends with EINTR at once rather than at the next poll.
 func (s *Supervisor) SignalSent(pid int32) { s.expedite(pid, true) }
 
 // interrupt ends parked call c with reason (EINTR for a signal, EAGAIN

@@ -5,14 +5,19 @@
 package torture
 
 import (
+	"bufio"
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
 	"runtime"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
+
+	"github.com/sembox/sembox/internal/testrun"
 )
 
 // TestKillStorm: workers take a SEM_UNDO lock and are SIGKILLed at random,
@@ -396,4 +401,70 @@ func TestStateWait(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestTerminalStop: a stop and a continue sent from outside to the whole
+// process group, sembox included, as a terminal's Ctrl-Z and the shell's
+// fg send them, end a semop blocked in the group with EINTR in Linux.
+// Under sembox the supervisor is stopped too, and the SIGCONT takes the
+// pending stop back before it can look (D4, from outside).
+func TestTerminalStop(t *testing.T) {
+	need(t)
+	p := prog(t, "tstp")
+	got := map[string]string{}
+	for _, side := range []struct {
+		label string
+		argv  []string
+	}{
+		{"native", []string{"unshare", "--ipc", p}},
+		{"sembox", []string{"unshare", "--ipc", E.sembox, "run", "--", p}},
+	} {
+		got[side.label] = stopAndContinue(t, side.argv)
+		t.Logf("%s: %s", side.label, got[side.label])
+	}
+	if got["native"] != "rc=-1 errno=EINTR" {
+		t.Logf("note: natively the stopped and continued semop gave %q, not EINTR", got["native"])
+	}
+	if got["sembox"] != got["native"] {
+		deviation(t, "D4: SIGTSTP then SIGCONT to the whole process group, 200 ms apart: the blocked semop gave %q "+
+			"under sembox, %q natively", got["sembox"], got["native"])
+	}
+}
+
+// stopAndContinue runs tstp (argv) in a process group of its own, sends
+// the group SIGTSTP once its child waits and SIGCONT 200 ms later, and
+// returns the line tstp prints about the child's semop.
+func stopAndContinue(t *testing.T, argv []string) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cmd := testrun.Command(ctx, E.dir, argv...)
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	sc := bufio.NewScanner(out)
+	if !sc.Scan() || sc.Text() != "ready" {
+		cmd.Wait()
+		t.Fatalf("%s: no \"ready\" (stderr: %s)", strings.Join(argv, " "), stderr.String())
+	}
+	pgid := cmd.Process.Pid
+	syscall.Kill(-pgid, syscall.SIGTSTP)
+	time.Sleep(200 * time.Millisecond)
+	syscall.Kill(-pgid, syscall.SIGCONT)
+	line := ""
+	if sc.Scan() {
+		line = sc.Text()
+	}
+	var r testrun.Result
+	testrun.Finish(ctx, cmd, cmd.Wait(), &r)
+	if !r.OK() {
+		t.Fatalf("%s: %s (stderr: %s)", strings.Join(argv, " "), r.Status(), stderr.String())
+	}
+	return line
 }
