@@ -211,16 +211,17 @@ func (s *Server) Image() (*sem.Image, sem.ImageStats) {
 
 // Sent tells every member's supervisor of a signal a member is sending
 // (supervisor.SignalRouter): its target may be served by any of them.
-// With cont (a SIGCONT), all look before it is sent.
-func (s *Server) Sent(tgid int32, cont bool, send func()) {
+// With cont (a SIGCONT), all look before it is sent; with look, each
+// looks once right after (see Supervisor.SignalSending).
+func (s *Server) Sent(tgid int32, cont, look bool, send func()) {
 	sups := s.supervisors()
 	if cont {
 		for _, sup := range sups {
-			sup.SignalSending(tgid, true, nil)
+			sup.SignalSending(tgid, true, false, nil)
 		}
 	}
 	send()
 	for _, sup := range sups {
-		sup.SignalSending(tgid, false, nil)
+		sup.SignalSending(tgid, false, look, nil)
 	}
 }

@@ -12,13 +12,19 @@ import (
 // the quieter the process has been. A supervisor has two threads that
 // block in the kernel for long, over and over: the worker waiting in
 // SECCOMP_IOCTL_NOTIF_RECV and the watcher sleeping until its next
-// check. With one P per CPU they can hold every P of a 2-CPU machine, and
-// a goroutine made ready meanwhile (the watcher kicked by a trapped kill,
-// a worker handed the receive turn) waited for the monitor: signal→EINTR
-// latency had a p99 of 8-17 ms (2-vCPU AMD guest, Linux 6.18,
-// 2026-12-05), 0.8-2.6 ms with two more Ps. So each serving supervisor
-// adds Ps for its blocking threads, on top of what the process had.
-const blockingThreads = 2
+// check. On a 2-CPU machine they can hold every P, and a goroutine made
+// ready meanwhile (the watcher kicked by a trapped kill, a worker handed
+// the receive turn) waits for the monitor. So each serving supervisor
+// adds a P, on top of what the process had, for a goroutine to run on
+// while both are blocked.
+//
+// Measured (2-vCPU AMD guest, Linux 6.18, 2026-12-05; 4 runs each of
+// bench/siglat kill, 300 trials, and bench/sigflood, 2 s): signal→EINTR
+// p99 3.9-9.1 ms with no P added, 0.4-2.3 ms with one, 0.5-1.1 ms with
+// two; but semops done under sigflood's ~5,000 signals/s fell from
+// 15.6-16.3k to 14.2-14.9k with one and 13.7-14.6k with two (more
+// threads running Go code at once on two CPUs).
+const blockingThreads = 1
 
 // maxExtraProcs bounds the Ps added for all the supervisors of a process
 // (a server with many members): past it, busy members' blocked threads

@@ -126,6 +126,9 @@ type Supervisor struct {
 	// under mu as the watcher plans its wait: a call parked after that
 	// and due earlier kicks it (see kickWatcher).
 	timerUntil atomic.Int64
+	// lastLook is when a worker last looked at a signal's targets itself
+	// (a now() value; see lookGap).
+	lastLook atomic.Int64
 	// sleeper is what the watcher sleeps on, to the microsecond; nil if
 	// it could not be made (then the watcher uses Go timers and kick).
 	sleeper *sleeper
