@@ -24,7 +24,7 @@ import (
 // two; but semops done under sigflood's ~5,000 signals/s fell from
 // 15.6-16.3k to 14.2-14.9k with one and 13.7-14.6k with two (more
 // threads running Go code at once on two CPUs).
-const blockingThreads = 1
+const procsPerSupervisor = 1
 
 // maxExtraProcs bounds the Ps added for all the supervisors of a process
 // (a server with many members): past it, busy members' blocked threads

@@ -68,10 +68,10 @@ func (w *worker) serveSignal() bool {
 		w.yieldTurn() // the targets are read before it is sent
 	}
 	send, look := w.continueCall, false
-	if s.nparked.Load() > 0 || s.signals != nil {
-		// A parked call may be a target (any member's, in a shared
-		// namespace): it is looked at on this thread as soon as the
-		// signal is pending (see SignalSending), at most once per
+	if tgid != 0 && (s.signals != nil || s.hasParked(tgid)) {
+		// A parked call is a target (or may be, another member's in a
+		// shared namespace): it is looked at on this thread as soon as
+		// the signal is pending (see SignalSending), at most once per
 		// lookGap, and by the watcher's burst of checks otherwise.
 		if t := int64(now()); t-s.lastLook.Load() >= int64(lookGap) {
 			s.lastLook.Store(t)
@@ -143,6 +143,17 @@ func (s *Supervisor) SignalSending(tgid int32, cont, look bool, send func()) {
 // maxInlineTargets bounds the parked calls a sender's worker looks at
 // itself (SignalSending); a group with more is left to the watcher.
 const maxInlineTargets = 4
+
+// hasParked reports whether thread group tgid has a parked call.
+func (s *Supervisor) hasParked(tgid int32) bool {
+	v, ok := s.procs.Load(tgid)
+	if !ok {
+		return false
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(v.(*process).parked) > 0
+}
 
 // checkSent looks once whether a signal just sent to thread group tgid
 // ends one of its parked calls, and reports whether it ended one. It

@@ -81,6 +81,6 @@ func (s *Supervisor) teardown() {
 	s.writers = nil
 	s.writersMu.Unlock()
 	unix.Close(s.fd)
-	reserveProcs(-blockingThreads)
+	reserveProcs(-procsPerSupervisor)
 	close(s.done)
 }

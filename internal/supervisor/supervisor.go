@@ -313,7 +313,7 @@ func (s *Supervisor) Serve(workers int) {
 	if workers <= 0 {
 		workers = runtime.GOMAXPROCS(0) + 1
 	}
-	reserveProcs(blockingThreads)
+	reserveProcs(procsPerSupervisor)
 	s.nworkers.Add(int32(workers))
 	for range workers {
 		go s.worker()
