@@ -98,11 +98,7 @@ func (c *commitScenario) err(name string, want sem.Errno) {
 // once. A refusal takes the call back exactly and Semtimedop returns
 // EINTR; nothing else sees anything.
 func TestCommitOwnCall(t *testing.T) {
-	tests := []struct {
-		name string
-		init []uint16
-		run  func(c *commitScenario)
-	}{
+	runCommitCases(t, []commitCase{
 		{"a refused V changes nothing and wakes nobody", []uint16{0}, func(c *commitScenario) {
 			c.scenario.block("A", sb(0, -1, 0))
 			c.clk.Set(t0 + 200)
@@ -197,14 +193,7 @@ func TestCommitOwnCall(t *testing.T) {
 			c.vals(1)
 			c.woke("")
 		}},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			c := newCommitScenario(t, tc.init...)
-			c.task("setup")
-			tc.run(c)
-		})
-	}
+	})
 }
 
 // TestCommitOnBehalf: Commit on a completion performed by someone else.
@@ -212,11 +201,7 @@ func TestCommitOwnCall(t *testing.T) {
 // EINTR through Done, and the scan goes on as if it had never been
 // queued.
 func TestCommitOnBehalf(t *testing.T) {
-	tests := []struct {
-		name string
-		init []uint16
-		run  func(c *commitScenario)
-	}{
+	runCommitCases(t, []commitCase{
 		{"a V wakes a P whose commit fails: the next waiter in FIFO order gets it", []uint16{0}, func(c *commitScenario) {
 			c.block("A", true, sb(0, -1, 0))
 			c.block("B", false, sb(0, -1, 0))
@@ -455,14 +440,7 @@ func TestCommitOnBehalf(t *testing.T) {
 			c.err("A", 0)
 			c.vals(0)
 		}},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			c := newCommitScenario(t, tc.init...)
-			c.task("setup")
-			tc.run(c)
-		})
-	}
+	})
 }
 
 // TestCommitConcurrent has goroutines take and give back units with
@@ -611,4 +589,24 @@ func BenchmarkCommit(b *testing.B) {
 			b.Fatalf("woken %d times in %d iterations", woken, b.N)
 		}
 	})
+}
+
+// commitCase is a scenario of a Commit test: semaphores of a set made
+// with values init, then run.
+type commitCase struct {
+	name string
+	init []uint16
+	run  func(c *commitScenario)
+}
+
+// runCommitCases runs each case as a subtest on a fresh scenario whose
+// first task is "setup".
+func runCommitCases(t *testing.T, cases []commitCase) {
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			c := newCommitScenario(t, tc.init...)
+			c.task("setup")
+			tc.run(c)
+		})
+	}
 }

@@ -1,7 +1,6 @@
 package sem_test
 
 import (
-	"math/rand/v2"
 	"slices"
 	"testing"
 
@@ -90,51 +89,13 @@ func commitNote(w *mWaiter) string {
 // TestModelCommit is TestModel with Commit hooks on blocking calls, half
 // of which refuse.
 func TestModelCommit(t *testing.T) {
-	seeds, steps := 300, 400
-	if testing.Short() {
-		seeds = 50
-	}
 	commitStats = [2][2]int{}
 	defer func() {
 		t.Logf("Commit calls: own call %d accepted, %d refused; on behalf %d accepted, %d refused",
 			commitStats[0][0], commitStats[0][1], commitStats[1][0], commitStats[1][1])
 	}()
-	for seed := range seeds {
-		d := newDriver(t, randChooser{rand.New(rand.NewPCG(uint64(seed), 0xc0317))})
-		d.commits = true
-		for i := 0; i < steps && !d.failed; i++ {
-			d.step()
-			d.check()
-		}
-		if d.failed {
-			t.Logf("seed %d failed", seed)
-			return
-		}
-	}
+	runModel(t, 0xc0317, true)
 }
 
 // FuzzModelCommit is TestModelCommit driven by the fuzzer's bytes.
-func FuzzModelCommit(f *testing.F) {
-	f.Add([]byte{8, 0, 0, 0, 1, 2, 3})
-	f.Add([]byte("\x00\x05\x00\x01\x01\x00\x00\x00\x30\x01\x00\x00\x00\x00\x01\x45\x00\x00\x00\x01\x00\x00\x00\x00"))
-	for seed := range 8 {
-		r := rand.New(rand.NewPCG(uint64(seed), 2))
-		b := make([]byte, 600)
-		for i := range b {
-			b[i] = byte(r.Uint32())
-		}
-		f.Add(b)
-	}
-	f.Fuzz(func(t *testing.T, b []byte) {
-		if len(b) > 4000 {
-			b = b[:4000]
-		}
-		c := &byteChooser{b: b}
-		d := newDriver(t, c)
-		d.commits = true
-		for c.ok() && !d.failed {
-			d.step()
-			d.check()
-		}
-	})
-}
+func FuzzModelCommit(f *testing.F) { fuzzModel(f, 2, true) }

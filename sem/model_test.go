@@ -946,13 +946,21 @@ func (d *driver) check() {
 }
 
 // TestModel runs random call sequences against the engine and the model.
-func TestModel(t *testing.T) {
+func TestModel(t *testing.T) { runModel(t, 0x5eb0, false) }
+
+// FuzzModel is TestModel driven by the fuzzer's bytes.
+func FuzzModel(f *testing.F) { fuzzModel(f, 1, false) }
+
+// runModel runs the model's random sequences, seeds drawn from PCG
+// stream, with Commit hooks on blocking calls if commits.
+func runModel(t *testing.T, stream uint64, commits bool) {
 	seeds, steps := 300, 400
 	if testing.Short() {
 		seeds = 50
 	}
 	for seed := range seeds {
-		d := newDriver(t, randChooser{rand.New(rand.NewPCG(uint64(seed), 0x5eb0))})
+		d := newDriver(t, randChooser{rand.New(rand.NewPCG(uint64(seed), stream))})
+		d.commits = commits
 		for i := 0; i < steps && !d.failed; i++ {
 			d.step()
 			d.check()
@@ -964,12 +972,13 @@ func TestModel(t *testing.T) {
 	}
 }
 
-// FuzzModel is TestModel driven by the fuzzer's bytes.
-func FuzzModel(f *testing.F) {
+// fuzzModel drives the model with the fuzzer's bytes, its corpus seeded
+// from PCG stream, with Commit hooks if commits.
+func fuzzModel(f *testing.F, stream uint64, commits bool) {
 	f.Add([]byte{8, 0, 0, 0, 1, 2, 3})
 	f.Add([]byte("\x00\x05\x00\x01\x01\x00\x00\x00\x30\x01\x00\x00\x00\x00\x01\x45\x00\x00\x00\x01\x00\x00\x00\x00"))
 	for seed := range 8 {
-		r := rand.New(rand.NewPCG(uint64(seed), 1))
+		r := rand.New(rand.NewPCG(uint64(seed), stream))
 		b := make([]byte, 600)
 		for i := range b {
 			b[i] = byte(r.Uint32())
@@ -982,6 +991,7 @@ func FuzzModel(f *testing.F) {
 		}
 		c := &byteChooser{b: b}
 		d := newDriver(t, c)
+		d.commits = commits
 		for c.ok() && !d.failed {
 			d.step()
 			d.check()

@@ -40,10 +40,6 @@ const (
 	// initialPollCost is the cost of a check assumed until one is
 	// measured.
 	initialPollCost = 10 * time.Microsecond
-	// preciseWait: the watcher sleeps shorter waits than this on its
-	// sleeper, and so the wait for a burst (a timer's expiry, timerLead
-	// ahead), longer ones on a Go timer.
-	preciseWait = 1200 * time.Microsecond
 	// slowPollTick: checks at intervals of this or more are due on its
 	// edges, batched into one wake-up of the watcher.
 	slowPollTick = 100 * time.Millisecond
@@ -208,11 +204,10 @@ func (s *Supervisor) park(c *call, th *thread, n *seccomp.Notif, r *semsys.Semop
 // it must look now, as when the supervisor stops), if it would otherwise
 // sleep past it.
 //
-// A park must not wake the watcher when the call is due after its planned
-// wake-up (most are: it is checked 2 ms on): readying the watcher's
-// goroutine costs the caller's thread a Go scheduler hand-off, and a
-// goroutine readied by a worker that then blocks in the kernel can wait
-// for the runtime's monitor to free a P (up to 10 ms).
+// A park does not wake the watcher when the call is due after its
+// planned wake-up (most are: it is checked 2 ms on). Without a sleeper
+// the watcher waits on a Go timer and is kicked through a channel (see
+// sleeper for what that costs).
 func (s *Supervisor) kickWatcher(t time.Duration) {
 	if s.sleeper != nil {
 		s.sleeper.wake(t)
@@ -417,11 +412,9 @@ func (s *Supervisor) watchParked() {
 		if len(s.parked) > 0 {
 			wake = s.parked[0].due
 		}
-		// Short waits on the sleeper, to the microsecond; long ones on a
-		// Go timer (late by up to a millisecond), since a thread blocked
-		// in a system call keeps the runtime's monitor polling every
-		// 20 µs for as long as it lasts.
-		precise := sl != nil && (wake-now() < preciseWait || len(s.parked) > 0 && s.parked[0].burst > 0)
+		// On the sleeper, to the microsecond, and woken through the
+		// kernel; on a Go timer (late by up to 2 ms) only without one.
+		precise := sl != nil
 		if precise {
 			sl.plan(wake)
 		} else {

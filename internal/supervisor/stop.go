@@ -81,6 +81,5 @@ func (s *Supervisor) teardown() {
 	s.writers = nil
 	s.writersMu.Unlock()
 	unix.Close(s.fd)
-	reserveProcs(-procsPerSupervisor)
 	close(s.done)
 }

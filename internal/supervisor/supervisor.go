@@ -313,7 +313,6 @@ func (s *Supervisor) Serve(workers int) {
 	if workers <= 0 {
 		workers = runtime.GOMAXPROCS(0) + 1
 	}
-	reserveProcs(procsPerSupervisor)
 	s.nworkers.Add(int32(workers))
 	for range workers {
 		go s.worker()
