@@ -90,9 +90,9 @@ func (w *worker) serveSignal() bool {
 // keeping the receive turn meanwhile, so that under a flood of signals
 // most are left to the watcher and other calls are not held up. Looking
 // costs the worker a sched_yield and a read of /proc/TID/status; keeping
-// the turn through them rather than passing it on first was worth 80 µs
-// of signal→EINTR p50 (225 against 304 µs, 5 runs of bench/siglat kill;
-// 2-vCPU AMD guest). Under bench/sigflood (~5,000 signals/s) the semops
+// the turn through them rather than passing it on first was worth 65 µs
+// of signal→EINTR p50 (medians of 5 runs of bench/siglat kill, 300
+// trials: 216 against 281 µs; 2-vCPU AMD guest). Under bench/sigflood (~5,000 signals/s) the semops
 // done with looking bounded so and without it were within noise (13.6k
 // and 13.9k, median of 3).
 const lookGap = time.Millisecond
