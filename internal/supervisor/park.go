@@ -40,6 +40,9 @@ const (
 	// initialPollCost is the cost of a check assumed until one is
 	// measured.
 	initialPollCost = 10 * time.Microsecond
+	// preciseWait: with a single P, the watcher sleeps shorter waits
+	// than this on its sleeper, longer ones on a Go timer.
+	preciseWait = 1200 * time.Microsecond
 	// slowPollTick: checks at intervals of this or more are due on its
 	// edges, batched into one wake-up of the watcher.
 	slowPollTick = 100 * time.Millisecond
@@ -413,8 +416,13 @@ func (s *Supervisor) watchParked() {
 			wake = s.parked[0].due
 		}
 		// On the sleeper, to the microsecond, and woken through the
-		// kernel; on a Go timer (late by up to 2 ms) only without one.
-		precise := sl != nil
+		// kernel; but with a single P (one CPU) only the short waits of
+		// bursts and timer expiries: a thread blocked in the kernel keeps
+		// its P until the runtime's monitor takes it back, and the
+		// workers then wait for it. Longer waits are on a Go timer (late
+		// by up to 2 ms).
+		precise := sl != nil && (s.nprocs > 1 || wake-now() < preciseWait ||
+			len(s.parked) > 0 && s.parked[0].burst > 0)
 		if precise {
 			sl.plan(wake)
 		} else {

@@ -5,34 +5,48 @@ import (
 	"time"
 )
 
+// TestSleeper: a sleep lasts until the planned time, or until the
+// earlier time a waker asks for; a later one changes nothing.
 func TestSleeper(t *testing.T) {
 	sl := newSleeper()
 	if sl == nil {
-		t.Skip("no eventfd")
+		t.Skip("no timerfd")
 	}
 	defer sl.close()
-	done := make(chan bool)
+	type ended struct{ at, asked time.Duration }
+	done := make(chan ended)
 	go func() {
 		sl.lockThread()
-		// A time already past: at once, not woken.
-		sl.plan(now() - time.Millisecond)
-		if sl.sleep() {
-			t.Error("a past plan reported a wake-up")
-		}
-		// A short sleep ends by itself.
-		sl.plan(now() + 100*time.Microsecond)
-		if sl.sleep() {
-			t.Error("a short sleep reported a wake-up")
-		}
-		done <- true
+		// A time already past: at once.
+		t0 := now()
+		sl.plan(t0 - time.Millisecond)
+		sl.sleep()
+		done <- ended{now() - t0, 0}
+		// A short sleep ends by itself, not before its time.
+		t0 = now()
+		sl.plan(t0 + 2*time.Millisecond)
+		sl.sleep()
+		done <- ended{now() - t0, 2 * time.Millisecond}
 		// Until woken.
-		sl.plan(now() + 48*time.Hour)
-		done <- sl.sleep()
+		t0 = now()
+		sl.plan(t0 + 48*time.Hour)
+		sl.sleep()
+		done <- ended{now() - t0, 0}
 	}()
-	<-done
-	// wake(t) for a later time than planned does nothing; for an
-	// earlier one (or 0) it wakes. Wait for the plan to be in place.
-	for sl.until.Load() == 0 {
+	if e := <-done; e.at > time.Second {
+		t.Errorf("a past plan slept %v", e.at)
+	}
+	if e := <-done; e.at < e.asked || e.at > time.Second {
+		t.Errorf("a sleep planned for %v lasted %v", e.asked, e.at)
+	}
+	// Wait for the long plan to be in place.
+	for {
+		sl.mu.Lock()
+		u := sl.until
+		sl.mu.Unlock()
+		if u != 0 {
+			break
+		}
 		time.Sleep(time.Millisecond)
 	}
 	sl.wake(now() + 72*time.Hour)
@@ -41,11 +55,21 @@ func TestSleeper(t *testing.T) {
 		t.Fatal("woken by a later time")
 	case <-time.After(20 * time.Millisecond):
 	}
-	sl.wake(now())
-	if !<-done {
-		t.Fatal("sleep did not report the wake-up")
+	// Brought forward by 30 ms: not at once, and not days later.
+	woke := now()
+	sl.wake(woke + 30*time.Millisecond)
+	select {
+	case <-done:
+		if d := now() - woke; d < 30*time.Millisecond {
+			t.Errorf("brought forward to 30 ms ahead, it returned after %v", d)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("a sleep brought forward did not end")
 	}
-	if sl.until.Load() != 0 {
+	sl.mu.Lock()
+	u := sl.until
+	sl.mu.Unlock()
+	if u != 0 {
 		t.Fatal("until not cleared after the sleep")
 	}
 }

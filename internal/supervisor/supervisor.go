@@ -126,6 +126,8 @@ type Supervisor struct {
 	// under mu as the watcher plans its wait: a call parked after that
 	// and due earlier kicks it (see kickWatcher).
 	timerUntil atomic.Int64
+	// nprocs is GOMAXPROCS when the supervisor started (see watchParked).
+	nprocs int
 	// lastLook is when a worker last looked at a signal's targets itself
 	// (a now() value; see lookGap).
 	lastLook atomic.Int64
@@ -268,6 +270,7 @@ func New(c Config) (*Supervisor, error) {
 		turn: make(chan struct{}, 1), evfd: evfd, stop: make(chan struct{}), exitsDone: make(chan struct{}), done: make(chan struct{})}
 	s.turn <- struct{}{}
 	s.sleeper = newSleeper()
+	s.nprocs = runtime.GOMAXPROCS(0)
 	s.pollCost.Store(int64(initialPollCost))
 	s.watchFD(evfd, 0, eventStop)
 	s.signals = c.Signals
