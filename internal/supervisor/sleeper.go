@@ -25,7 +25,8 @@ import (
 // goroutine waited for the runtime's monitor to take one back, up to
 // 10 ms. Signal→EINTR p99 was 2.4-11 ms with the watcher's longer waits
 // on a Go timer kicked through a channel, 0.7-1.5 ms with every wait
-// here (bench/siglat kill, 2-vCPU AMD guest, 2026-12-05).
+// here (bench/siglat kill, 2-vCPU AMD guest, 2026-12-05). With a single
+// P the opposite holds (see watchParked).
 //
 // The sleeping goroutine is locked to its thread and blocks reading a
 // timerfd (CLOCK_MONOTONIC). A waker that needs it sooner re-arms the
