@@ -75,6 +75,10 @@ func (w *worker) serveSignal() bool {
 		// lookGap, and by the watcher's burst of checks otherwise.
 		if t := int64(now()); t-s.lastLook.Load() >= int64(lookGap) {
 			s.lastLook.Store(t)
+			// Another worker receives meanwhile: calls waiting to be
+			// received can be cut short by this very signal, and the
+			// sender may run for a while.
+			w.yieldTurn()
 			send, look = w.continueAndYield, true
 		}
 	}
@@ -87,14 +91,15 @@ func (w *worker) serveSignal() bool {
 }
 
 // lookGap bounds how often a worker looks at a signal's targets itself,
-// keeping the receive turn meanwhile, so that under a flood of signals
-// most are left to the watcher and other calls are not held up. Looking
-// costs the worker a sched_yield and a read of /proc/TID/status; keeping
-// the turn through them rather than passing it on first was worth 65 µs
-// of signal→EINTR p50 (medians of 5 runs of bench/siglat kill, 300
-// trials: 216 against 281 µs; 2-vCPU AMD guest). Under bench/sigflood (~5,000 signals/s) the semops
-// done with looking bounded so and without it were within noise (13.6k
-// and 13.9k, median of 3).
+// so that under a flood of signals most are left to the watcher. Looking
+// costs the worker a sched_yield and a read of /proc/TID/status. Keeping
+// the receive turn through them was worth 65 µs of signal→EINTR p50
+// (medians of 5 runs of bench/siglat kill: 216 against 281 µs; 2-vCPU AMD
+// guest) but is not done: calls waiting to be received meanwhile are the
+// ones the signal can cut short, and without killable wait a call cut so
+// while its thread was new was made again unrecognised (tests/torture
+// statewait under SEMBOX_KERNEL_OFF=all: 1 wrong in 5 runs, 0 in 8 when
+// passing the turn on).
 const lookGap = time.Millisecond
 
 // continueAndYield lets the trapped call in w.n continue and gives up the
