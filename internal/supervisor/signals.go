@@ -96,10 +96,7 @@ func (w *worker) serveSignal() bool {
 // the receive turn through them was worth 65 µs of signal→EINTR p50
 // (medians of 5 runs of bench/siglat kill: 216 against 281 µs; 2-vCPU AMD
 // guest) but is not done: calls waiting to be received meanwhile are the
-// ones the signal can cut short, and without killable wait a call cut so
-// while its thread was new was made again unrecognised (tests/torture
-// statewait under SEMBOX_KERNEL_OFF=all: 1 wrong in 5 runs, 0 in 8 when
-// passing the turn on).
+// ones this very signal can cut short (D2 in tests/torture).
 const lookGap = time.Millisecond
 
 // continueAndYield lets the trapped call in w.n continue and gives up the
