@@ -152,34 +152,40 @@ func (w *worker) semctlCommit(ns *sem.Namespace, th *thread, a *[6]uint64) (val 
 
 // callGone drops parked call c whose notification the kernel has ended
 // (a signal, without killable wait): nobody waits for its answer. The
-// caller may make the call again after its handler: it is counted as cut
-// short, so that the restart of a blocking semop is recognised.
+// caller may make the call again after its handler: it is recorded as
+// ended by the kernel, so that the restart of a blocking semop is
+// recognised.
 func (s *Supervisor) callGone(c *call) {
 	if s.ns.Cancel(&c.w, sem.EINTR) {
 		s.mu.Lock()
-		s.finishLocked(c)
+		s.endLocked(c)
 		s.mu.Unlock()
 		s.endedByKernel(c)
+		s.settled(c)
 	}
 }
 
 // endedByKernel records that the kernel ended parked call c (a signal,
-// without killable wait), which its thread may make again: as a call cut
-// short (see cutShort) and, after a SIGSTOP, as the call to end with
-// EINTR when it comes again (see stopping).
+// without killable wait), which its thread may make again: its thread's
+// next semaphore call is examined as a restart (see dropEnded) and, after
+// a SIGSTOP, ends with EINTR if it is the same call (see stopping).
+//
+// Found ended after the thread's next call was served (the watcher and
+// that call's worker raced to see it gone), c's restart was that call,
+// examined then since c was parked or unsettled, and nothing is recorded:
+// it would mark the call after it, a new one.
 func (s *Supervisor) endedByKernel(c *call) {
 	if c.th.dead.Load() {
 		return
 	}
-	s.cut.note(1)
+	s.cut.seen()
 	s.mu.Lock()
-	// Found ended after the thread's next call was served (the watcher
-	// and that call's worker raced to see it gone): that call was its
-	// restart, served as a new one, and an identical later call must not
-	// be taken for it (see thread.lastCall).
-	if c.stopped && c.th.lastCall <= c.id {
-		key := c.key
-		c.th.stopEnded = &key
+	if c.th.lastCall <= c.id {
+		c.th.cut.Store(true)
+		if c.stopped {
+			key := c.key
+			c.th.stopEnded = &key
+		}
 	}
 	s.mu.Unlock()
 }
@@ -215,11 +221,17 @@ func (w *worker) lockServing(th *thread) bool {
 }
 
 // dropEnded drops the parked calls of thread th, which has just made
-// another call: the kernel has ended them (a signal), and th may be
-// making one of them again after its handler (see callGone). The watcher
-// would find them only at its next look, after the call made again has
-// been served.
-func (s *Supervisor) dropEnded(th *thread) {
+// another semaphore call: the kernel has ended them (a signal), and th may
+// be making one of them again after its handler (see callGone). The
+// watcher would find them only at its next look, after the call made
+// again has been served.
+//
+// It reports whether th's new call, if it blocks, is to be examined as
+// such a restart (see cutShort): th had a call still parked, one being
+// ended elsewhere whose fate is not recorded yet (thread.unsettled), or
+// one recorded as ended by the kernel since its last semaphore call
+// (thread.cut). The last is consumed: a restart is the thread's next call.
+func (s *Supervisor) dropEnded(th *thread) (examine bool) {
 	var ended []*call
 	s.mu.Lock()
 	for c := range th.proc.parked {
@@ -227,10 +239,12 @@ func (s *Supervisor) dropEnded(th *thread) {
 			ended = append(ended, c)
 		}
 	}
+	examine = len(ended) > 0 || th.unsettled.Load() > 0
 	s.mu.Unlock()
 	for _, c := range ended {
 		s.callGone(c)
 	}
+	return th.cut.Swap(false) || examine
 }
 
 // restartKey identifies a call as its thread would make it again: the

@@ -126,8 +126,9 @@ func (c *call) alive(*sem.Waiter) bool {
 func (c *call) completed(w *sem.Waiter) {
 	s := c.s
 	s.mu.Lock()
-	s.finishLocked(c)
+	s.endLocked(c)
 	s.mu.Unlock()
+	defer s.settled(c)
 	switch {
 	case c.answered:
 		// Answered by c.commit.
@@ -158,6 +159,19 @@ func (s *Supervisor) finishLocked(c *call) {
 		s.nparked.Add(-1)
 	}
 }
+
+// endLocked forgets c, which is about to be answered or was found ended
+// by the kernel, and counts it unsettled until settled runs: until then
+// its thread's next call may be its restart (see dropEnded).
+// Precondition: s.mu is held.
+func (s *Supervisor) endLocked(c *call) {
+	c.th.unsettled.Add(1)
+	s.finishLocked(c)
+}
+
+// settled ends what endLocked began, once c's answer was taken or its end
+// by the kernel recorded (endedByKernel).
+func (s *Supervisor) settled(c *call) { c.th.unsettled.Add(-1) }
 
 // answer sends the call's result and reports whether the kernel took it.
 func (c *call) answer(err sem.Errno) bool {
@@ -373,13 +387,14 @@ func (s *Supervisor) interrupt(c *call, reason sem.Errno) bool {
 		return false
 	}
 	s.mu.Lock()
-	s.finishLocked(c)
+	s.endLocked(c)
 	s.mu.Unlock()
 	if !c.answer(reason) && s.commitMode() {
 		// The kernel ended the call first (a signal): the caller may
 		// make it again after its handler.
 		s.endedByKernel(c)
 	}
+	s.settled(c)
 	return true
 }
 

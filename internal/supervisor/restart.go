@@ -33,6 +33,12 @@ import (
 // caller's stack is written only while its call is unanswered, so that
 // the memory below its stack pointer is surely dead. A call whose handler
 // ran on an alternate signal stack is not recognised.
+//
+// Without killable wait (commit mode) the kernel also ends calls already
+// received and parked. Their thread is known, so they are not counted
+// here: the thread's next semaphore call is examined (see dropEnded).
+// Counting them here let a restart recognised before its cut was counted
+// take another thread's count.
 type cutShort struct {
 	// unclaimed counts the cuts whose restarted call has not been
 	// recognised yet; at is when the last cut was seen (nanotime).
@@ -68,6 +74,13 @@ func (c *cutShort) pending() bool {
 		return false
 	}
 	return true
+}
+
+// seen records a parked call the kernel ended, which its thread may make
+// again: for recent only, as the thread is known (see dropEnded).
+func (c *cutShort) seen() {
+	c.at.Store(nanotime())
+	c.total.Add(1)
 }
 
 // recentCuts is how long after a cut the workers receive ahead.

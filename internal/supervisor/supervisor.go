@@ -224,6 +224,16 @@ type thread struct {
 	// later call of the thread was served (its restart, served as a new
 	// call) must not mark the thread's next call as its restart.
 	lastCall uint64
+
+	// In commit mode, what tells that the thread's next semaphore call
+	// may be a parked call the kernel ended (a signal) made again (see
+	// dropEnded). unsettled counts the thread's calls taken out of the
+	// parked calls (endLocked) whose answer's fate is not known yet; cut
+	// is set once the kernel is known to have ended one (endedByKernel),
+	// unless a later call of the thread was served already, and cleared
+	// by its next semaphore call.
+	unsettled atomic.Int32
+	cut       atomic.Bool
 }
 
 // process is a thread group: the undo owner.
@@ -611,9 +621,10 @@ func (w *worker) serve() {
 		}
 		return
 	}
+	examine := false
 	if s.commitMode() {
-		if s.nparked.Load() > 0 {
-			s.dropEnded(th)
+		if s.nparked.Load() > 0 || th.unsettled.Load() > 0 || th.cut.Load() {
+			examine = s.dropEnded(th)
 		}
 		if s.restartAfterStop(th, n) {
 			th.serving.Unlock()
@@ -647,11 +658,13 @@ func (w *worker) serve() {
 		}
 		return
 	}
-	if s.cut.pending() {
+	if examine || s.cut.pending() {
 		w.yieldTurn() // /proc and the caller's stack
 		if w.restartedBySignal(c) {
 			// The signal came while the caller slept in this call.
-			s.cut.claim()
+			if !examine {
+				s.cut.claim() // a call cut short before receipt
+			}
 			s.interrupt(c, sem.EINTR)
 		}
 	}
