@@ -6,7 +6,7 @@ set -euo pipefail
 # Debian packages the test suite uses (dpkg-dev: dpkg-source, which
 # `apt-get source` needs for the upstream suites of tests/clients).
 packages=(gcc libc6-dev make util-linux procps perl python3-sysv-ipc php-cli stress-ng apache2 apache2-utils gnuplot-nox man-db groff-base zsh
-  fakeroot dpkg-dev libjson-perl libstring-crc32-perl libtest-sharedfork-perl libmock-sub-perl)
+  fakeroot dpkg-dev dmsetup libjson-perl libstring-crc32-perl libtest-sharedfork-perl libmock-sub-perl)
 
 missing=()
 for p in "${packages[@]}"; do
