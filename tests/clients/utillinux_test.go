@@ -43,10 +43,11 @@ func normaliseIPCS(t *testing.T, label, out string, start time.Time) (string, in
 }
 
 // TestUtilLinux runs ipcmk, ipcs (-s, -s -i, -l, -s -l, -s -c, -s -p,
-// -s -t, -s -u, -s -b) and ipcrm (-s ID, -S KEY, errors, --all=sem) in
+// -s -t, -s -u, -s -b), lsipc (-s with every column, -s -i as text and
+// JSON, a missing id, -g) and ipcrm (-s ID, -S KEY, errors, --all=sem) in
 // one script, natively and inside one sandbox, and compares the outputs
-// line by line. ipcs reads /proc/sysvipc/sem and /proc/sys/kernel/sem,
-// which sembox serves inside the sandbox.
+// line by line. ipcs and lsipc read /proc/sysvipc/sem and
+// /proc/sys/kernel/sem, which sembox serves inside the sandbox.
 func TestUtilLinux(t *testing.T) {
 	need(t, "util-linux")
 	script := filepath.Join(env.testdata, "utillinux.sh")
@@ -77,9 +78,13 @@ func TestUtilLinux(t *testing.T) {
 		"used arrays = 4", "allocated semaphores = 11",
 		"ipcrm: invalid id (0)", "ipcrm: invalid key (K2        )",
 		"ipcs: id 1 not found",
+		"Semaphores:                         5",
+		`         "nsems": "2"`,
+		"lsipc: id 9 not found",
+		"SEMMNI      4                32000",
 		"used arrays = 0", "allocated semaphores = 0")
-	if strings.Count(sOut, "rc=0") != 4 || strings.Count(sOut, "rc=1") != 2 {
-		t.Errorf("sembox: want exit statuses 0,0,1,1,0,0 (ipcrm, ipcrm, ipcrm, ipcrm, ipcs -i, ipcrm --all) in:\n%s", sOut)
+	if strings.Count(sOut, "rc=0") != 5 || strings.Count(sOut, "rc=1") != 2 {
+		t.Errorf("sembox: want exit statuses 0,0,0,1,1,0,0 (lsipc -i, ipcrm, ipcrm, ipcrm, ipcrm, ipcs -i, ipcrm --all) in:\n%s", sOut)
 	}
 
 	// The calls were served by sembox: 5 sets made, all 5 removed.

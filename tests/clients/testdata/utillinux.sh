@@ -10,6 +10,11 @@ echo "== ipcs -s -p"; ipcs -s -p
 echo "== ipcs -s -t"; ipcs -s -t
 echo "== ipcs -s -u"; ipcs -s -u
 echo "== ipcs -s -b"; ipcs -s -b
+echo "== lsipc -s"; lsipc -s -o KEY,ID,OWNER,PERMS,CUID,CGID,UID,GID,NSEMS,CTIME,OTIME --time-format=full
+echo "== lsipc -s -i 2"; lsipc -s -i 2 --time-format=full
+echo "== lsipc -s -i 3 --json"; lsipc -s -i 3 --json --time-format=full
+echo "== lsipc -s -i 9"; lsipc -s -i 9 2>&1; echo "rc=$?"
+echo "== lsipc -g"; lsipc -g --noheadings -o RESOURCE,USED,LIMIT | grep '^SEM'
 echo "== ipcrm -s 0"; ipcrm -s 0; echo "rc=$?"
 K1=$(key 1)
 echo "== ipcrm -S key-of-1"; ipcrm -S "$K1"; echo "rc=$?"
