@@ -9,6 +9,10 @@
 #     install/.sembox-built   stamp written last; its presence skips everything
 #     build.log          configure + make output of the last build
 #
+# PostgreSQL's own regression suite is built in the source tree
+# (src/test/regress: pg_regress, regress.so and contrib/spi's modules), and
+# run from there by session.sh against an installed server (PG_REGRESS=1).
+#
 # Idempotent: with the stamp and install/bin/postgres present it exits at
 # once, so CI reruns reuse the cache. A build interrupted half way is resumed
 # (make is incremental). Needs root (apt-get). About 10 minutes on 2 cores.
@@ -18,7 +22,11 @@ PG_CACHE=${PG_CACHE:-/var/cache/sembox/postgres-15}
 INSTALL=$PG_CACHE/install
 STAMP=$INSTALL/.sembox-built
 
-done_already() { [ -f "$STAMP" ] && [ -x "$INSTALL/bin/postgres" ] && [ -x "$INSTALL/bin/pgbench" ]; }
+done_already() {
+  [ -f "$STAMP" ] && [ -x "$INSTALL/bin/postgres" ] && [ -x "$INSTALL/bin/pgbench" ] &&
+    [ -f "$INSTALL/lib/libpqwalreceiver.so" ] &&
+    compgen -G "$PG_CACHE/src/postgresql-15-*/src/test/regress/regress.so" >/dev/null
+}
 
 if done_already; then
   echo "build.sh: cached build in $INSTALL ($(cat "$STAMP"))"
@@ -102,9 +110,11 @@ if [ "${PG_BUILD_ALL:-}" = 1 ]; then
 else
   # Only what the test runs (the server, its share files, time zones,
   # snowball dictionaries, plpgsql and encoding conversions that initdb
-  # installs, libpq, initdb, pg_ctl, psql, pgbench): skips ecpg, pg_dump,
+  # installs, the walreceiver module the regression suite's subscriptions
+  # load, libpq, initdb, pg_ctl, psql, pgbench): skips ecpg, pg_dump,
   # pg_basebackup, pg_upgrade and the rest. PG_BUILD_ALL=1 builds all.
   dirs=(src/backend src/backend/utils/mb/conversion_procs src/backend/snowball
+    src/backend/replication/libpqwalreceiver
     src/timezone src/interfaces/libpq src/fe_utils src/pl/plpgsql
     src/bin/initdb src/bin/pg_ctl src/bin/psql src/bin/pgbench)
   for d in "${dirs[@]}"; do
@@ -116,7 +126,9 @@ else
     make -C "$d" install >>"$log" 2>&1 || { tail -40 "$log"; exit 1; }
   done
 fi
-chmod -R a+rX "$PG_CACHE/install"
+echo "build.sh: $(date +%T) make -j$jobs -C src/test/regress (the regression suite)"
+make -j"$jobs" -C src/test/regress all >>"$log" 2>&1 || { tail -40 "$log"; exit 1; }
+chmod -R a+rX "$PG_CACHE/install" "$tree/src/test/regress" "$tree/contrib/spi"
 
 end=$(date +%s)
 version=$("$INSTALL/bin/postgres" --version)

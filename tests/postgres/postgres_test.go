@@ -2,11 +2,13 @@
 // with System V semaphores (build.sh, cached in /var/cache/sembox), under
 // `sembox run` as an unprivileged user, and natively for comparison
 // (run.sh): initdb, server start, ipcs -s inside, pgbench -i -s 5, a timed
-// pgbench -c 8 -j 2 -T 20 with no failed transaction, clean stop.
+// pgbench -c 8 -j 2 -T 20 with no failed transaction, PostgreSQL's own
+// regression suite (pg_regress, parallel_schedule: every test must pass),
+// clean stop.
 //
 // Needs root (apt-get for the build, useradd, unshare --ipc). A cold build
-// takes 6-8 minutes on an idle 2-core machine, a warm run about a minute. Set
-// SEMBOX_SKIP_POSTGRES=1 to skip.
+// takes 6-8 minutes on an idle 2-core machine, a warm run about 3 minutes.
+// Set SEMBOX_SKIP_POSTGRES=1 to skip.
 package postgres
 
 import (
@@ -28,7 +30,7 @@ import (
 // go test timeout; a build cut short resumes where it stopped next time.
 const (
 	buildTimeout = 17 * time.Minute
-	runTimeout   = 10 * time.Minute // ~1 minute, plus waiting for a concurrent run's lock
+	runTimeout   = 12 * time.Minute // ~3 minutes, plus waiting for a concurrent run's lock
 )
 
 // script runs `bash NAME` from this directory with a timeout, killing its
@@ -103,7 +105,7 @@ func TestPostgresPgbench(t *testing.T) {
 		t.Fatalf("go build ./cmd/sembox: %v\n%s", err, b)
 	}
 
-	out, err = script(t, runTimeout, []string{"SEMBOX=" + bin}, "run.sh")
+	out, err = script(t, runTimeout, []string{"SEMBOX=" + bin, "PG_REGRESS=1"}, "run.sh")
 	if err != nil {
 		t.Fatalf("run.sh failed: %v\n%s", err, lastLines(out, 150))
 	}

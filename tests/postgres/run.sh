@@ -8,6 +8,8 @@
 #
 # session.sh does initdb, starts the server on 127.0.0.1:PORT, runs ipcs -s
 # inside, pgbench -i -s 5, pgbench -c 8 -j 2 -T 20 and a clean pg_ctl stop.
+# With PG_REGRESS=1 each session also runs PostgreSQL's own regression suite
+# (pg_regress, parallel_schedule) against its server: every test must pass.
 # This script checks: zero failed transactions in both runs; sembox exits 0;
 # no process of $PG_USER is left; the postmaster's semaphore sets (from the
 # trace, and from ipcs -s inside when sembox serves /proc/sysvipc/sem) match
@@ -91,6 +93,13 @@ as_user=(setpriv --reuid="$uid" --regid="$gid" --clear-groups --
   PGBENCH_THREADS="${PGBENCH_THREADS:-2}" PGBENCH_SECONDS="${PGBENCH_SECONDS:-20}"
   PG_SERVER_OPTS="${PG_SERVER_OPTS:-}")
 timeout_s=$((${PGBENCH_SECONDS:-20} + 240))
+if [ "${PG_REGRESS:-}" = 1 ]; then
+  regress=$(find "$PG_CACHE/src" -maxdepth 4 -path '*/postgresql-15-*/src/test/regress' -type d | sort | tail -1)
+  [ -n "$regress" ] && [ -x "$regress/pg_regress" ] && [ -f "$regress/regress.so" ] ||
+    die "PG_REGRESS=1: no built src/test/regress under $PG_CACHE/src (run build.sh)"
+  as_user+=(PG_REGRESS_DIR="$regress")
+  timeout_s=$((timeout_s + 600)) # ~40 s natively, ~55 s under sembox on an idle machine
+fi
 
 # value KEY FILE: the last "SESSION KEY=value" line of FILE.
 value() { sed -n "s/^SESSION $1=//p" "$2" | tail -1; }
@@ -173,5 +182,9 @@ stps=$(value tps "$out") ntps=$(value tps "$nout")
 ratio=$(awk -v s="$stps" -v n="$ntps" 'BEGIN {printf "%.3f", s / n}')
 log "native tps = $ntps ($(value processed "$nout") transactions, $(value failed "$nout") failed)"
 log "sembox tps = $stps ($(value processed "$out") transactions, $(value failed "$out") failed)"
+if [ "${PG_REGRESS:-}" = 1 ]; then
+  log "regression suite: native: $(value regress_summary "$nout") in $(value regress_seconds "$nout") s; sembox: $(value regress_summary "$out") in $(value regress_seconds "$out") s"
+  [ "$(value regress_summary "$out")" = "$(value regress_summary "$nout")" ] || die "regression suite: sembox and native differ"
+fi
 echo "RESULT native_tps=$ntps sembox_tps=$stps ratio=$ratio sets=$native_sets nsems=$native_nsems trace_calls=$calls"
 log "ok"

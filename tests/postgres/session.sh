@@ -7,8 +7,14 @@
 #
 #   session.sh MODE DIR PORT BINDIR
 #
+# With PG_REGRESS_DIR (src/test/regress of the built tree, see build.sh) it
+# then runs PostgreSQL's own regression suite against the server, as
+# `make installcheck-parallel` does (pg_regress, parallel_schedule, up to 20
+# tests at once), and fails unless every test passes.
+#
 # Environment: PGBENCH_SCALE (5), PGBENCH_CLIENTS (8), PGBENCH_THREADS (2),
-# PGBENCH_SECONDS (20), PG_SERVER_OPTS (extra postgres -c options).
+# PGBENCH_SECONDS (20), PG_SERVER_OPTS (extra postgres -c options),
+# PG_REGRESS_DIR.
 set -uo pipefail
 
 mode=$1 dir=$2 port=$3 bindir=$4
@@ -80,6 +86,24 @@ echo "SESSION failed=$failed"
 
 sets_after_bench=$(ipcs_sets | wc -l)
 echo "SESSION ipcs_sets_after_bench=$sets_after_bench"
+
+if [ -n "${PG_REGRESS_DIR:-}" ]; then
+  reg=$PG_REGRESS_DIR
+  say "pg_regress: PostgreSQL's regression suite, parallel_schedule"
+  t0=$(date +%s)
+  "$reg/pg_regress" --inputdir="$reg" --outputdir="$logs/regress" --bindir="$bindir" \
+    --dlpath="$reg" --schedule="$reg/parallel_schedule" --max-concurrent-tests=20 \
+    --host=127.0.0.1 --port="$port" --user=postgres >"$logs/regress.log" 2>&1
+  rc=$?
+  tail -3 "$logs/regress.log"
+  echo "SESSION regress_seconds=$(($(date +%s) - t0))"
+  echo "SESSION regress_summary=$(grep -E '^ *(All [0-9]+ tests passed|[0-9]+ of [0-9]+ tests failed)' "$logs/regress.log" | tr -s ' ' | sed 's/^ //; s/ *$//')"
+  if [ $rc != 0 ]; then
+    grep -E 'FAILED|failed \(ignored\)' "$logs/regress/regression.out"
+    head -150 "$logs/regress/regression.diffs"
+    fail "pg_regress exited $rc"
+  fi
+fi
 
 say "pg_ctl stop"
 started=
