@@ -6,6 +6,9 @@ package clients
 //   - IPC::Shareable (libipc-shareable-perl): `CI_TESTING=1 prove -l t/`;
 //   - IPC::ShareLite (libipc-sharelite-perl, XS): `perl Makefile.PL && make`,
 //     then `prove -b t/`;
+//   - APR (apr), whose process mutexes Apache uses: its own testprocmutex
+//     (`test/testall testprocmutex`), built once into a cache
+//     (testdata/buildapr.sh);
 //   - fakeroot-sysv (fakeroot) building a package with dpkg-deb.
 //
 // The suites' sources come from `apt-get source` (testdata/fetchsrc.sh),
@@ -257,6 +260,46 @@ func TestUpstreamIPCShareLite(t *testing.T) {
 	// 2 × 1000 lock/unlock pairs, each a semop call.
 	if ts.semops() < 2000 || len(ts.created) == 0 {
 		t.Errorf("trace does not show the suite's semaphore calls served by sembox: %v", ts)
+	}
+}
+
+// TestUpstreamAPR runs APR's own test of its process mutexes
+// (test/testall testprocmutex) natively and under sembox: for each mechanism,
+// sysvsem among them (a SEM_UNDO semaphore), 6 forked children increment a
+// counter in shared memory 200 times each under the lock, then under trylock
+// and under timedlock (semtimedop with a timeout), which must also report busy
+// and time out while the parent holds it. APR is what Apache's mutexes are
+// built on; the build (about 2.5 minutes) is cached.
+func TestUpstreamAPR(t *testing.T) {
+	need(t, "dpkg-dev", "make", "gcc")
+	tree, version := fetchSource(t, "apr")
+	r := run(2*suiteTimeout, env.testdata, "bash", filepath.Join(env.testdata, "buildapr.sh"), tree, version)
+	if !r.OK() {
+		t.Fatalf("building APR failed (not a sembox problem):\n%s", describe("buildapr.sh", r))
+	}
+	out := lines(r.Stdout)
+	testall := field(out[len(out)-1], "testall")
+	t.Logf("APR %s built: %s (%v)", version, testall, r.Dur.Round(time.Millisecond))
+
+	// The test makes its shared memory and lock files in the working
+	// directory: a private one per run.
+	trace := filepath.Join(t.TempDir(), "trace")
+	argv := []string{testall, "-v", "testprocmutex"}
+	nat := native(suiteTimeout, t.TempDir(), argv...)
+	mustNative(t, nat)
+	sb := sandboxed(suiteTimeout, t.TempDir(), trace, argv...)
+	mustSembox(t, sb, nat)
+	sameLines(t, "testall stdout", nat.Stdout, sb.Stdout)
+	sameLines(t, "testall stderr", nat.Stderr, sb.Stderr)
+	wantLines(t, "sembox", sb.Stdout, "testprocmutex       :  SUCCESS", "All tests passed.")
+	t.Logf("native %v, sembox %v", nat.Dur.Round(time.Millisecond), sb.Dur.Round(time.Millisecond))
+
+	ts := readTrace(t, trace)
+	t.Logf("trace: %v", ts)
+	// 3 rounds of 6 children × 200 lock/unlock pairs on the sysvsem mutex,
+	// the timed ones with a timeout.
+	if ts.semops() < 3*6*200*2 || ts.timed == 0 || len(ts.created) != 1 || len(ts.rmids) != 1 {
+		t.Errorf("trace does not show APR's sysvsem mutex served by sembox: %v", ts)
 	}
 }
 
