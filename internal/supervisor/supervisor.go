@@ -581,20 +581,13 @@ func (w *worker) serve() {
 		if w.serveSignal() || w.serveTimer() || w.serveOpen() {
 			return
 		}
+		if n.Data.Nr == unix.SYS_UNSHARE {
+			w.serveUnshare()
+			w.continueCall()
+			return
+		}
 		if th := s.knownThread(int32(n.PID)); th != nil {
-			if n.Data.Nr == unix.SYS_UNSHARE {
-				w.yieldTurn()
-				if !w.lockServing(th) {
-					return // the caller's call is gone
-				}
-				w.enter()
-				s.unshare(th, n.Data.Args[0])
-				w.leave()
-				th.serving.Unlock()
-				// A new user or IPC namespace changes what its
-				// capabilities are worth: read the group's identity again.
-				th.proc.gen.Add(1)
-			} else if n.Data.Nr == unix.SYS_EXECVE || n.Data.Nr == unix.SYS_EXECVEAT {
+			if n.Data.Nr == unix.SYS_EXECVE || n.Data.Nr == unix.SYS_EXECVEAT {
 				th.proc.gen.Add(1)
 			} else {
 				th.stale.Store(true)
@@ -1057,12 +1050,39 @@ func (s *Supervisor) pidAsSeenBy(p *process, pid int32) int32 {
 	return names[level]
 }
 
+// The unshare flags that concern the caller's semaphores.
+const cloneSysvsem, cloneNewipc = 0x00040000, 0x08000000
+
+// serveUnshare records what the unshare in w.n changes for the caller's
+// semaphores before the kernel performs it (see Supervisor.unshare). A
+// thread not seen yet is registered first when the call detaches it from
+// its IPC namespace or undo list: a forked child's first trapped call may
+// be this one, and until it is recorded its namespace is its parent's.
+func (w *worker) serveUnshare() {
+	s, n := w.s, &w.n
+	flags := n.Data.Args[0]
+	if s.knownThread(int32(n.PID)) == nil && flags&(cloneSysvsem|cloneNewipc) == 0 {
+		return // nothing to record: its identity is read at its first semaphore call
+	}
+	w.yieldTurn()
+	th := w.thread()
+	if th == nil {
+		return // the caller's call is gone
+	}
+	w.enter()
+	s.unshare(th, flags)
+	w.leave()
+	th.serving.Unlock()
+	// A new user or IPC namespace changes what its capabilities are
+	// worth: read the group's identity again.
+	th.proc.gen.Add(1)
+}
+
 // unshare applies the undo list of a thread group that detaches from it:
 // unshare(CLONE_SYSVSEM), and unshare(CLONE_NEWIPC) by a caller allowed to
 // (the kernel's exit_sem in ksys_unshare). Like the kernel for a
 // single-threaded caller, the group then starts with an empty list.
 func (s *Supervisor) unshare(th *thread, flags uint64) {
-	const cloneSysvsem, cloneNewipc = 0x00040000, 0x08000000
 	if flags&cloneSysvsem != 0 || (flags&cloneNewipc != 0 && th.cred.CapSysAdmin) {
 		p := th.proc
 		p.life.Lock()

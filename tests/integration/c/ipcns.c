@@ -59,6 +59,36 @@ int main(void) {
     xwrite(ctl[1], "x", 1);
     int st = xwait(c);
     printf("outer after child %s: keyed val=%d used_sets=%d\n", wstr(st), getval(k, 0), used_sets());
+
+    /* A child whose first trapped call is the unshare (nothing tells
+     * sembox of it before): its namespace is new all the same, and so is
+     * that of the child it forks after. (LTP's sem_nstest: fork, then
+     * unshare, then look the parent's key up.) */
+    pid_t c2 = xfork();
+    if (c2 == 0) {
+        int r[5];
+        r[0] = unshare(CLONE_NEWIPC) == 0 ? 0 : errno;
+        r[1] = semget(key, 0, 0) < 0 ? errno : 0;
+        int mine = semget(key + 1, 1, IPC_CREAT | IPC_EXCL | 0600);
+        r[2] = mine < 0 ? errno : 0;
+        pid_t g = xfork();
+        if (g == 0)
+            _exit(semget(key + 1, 0, 0) == mine && semget(key, 0, 0) < 0 && errno == ENOENT ? 0 : 1);
+        int gst = xwait(g);
+        r[3] = WIFEXITED(gst) ? WEXITSTATUS(gst) : -1;
+        r[4] = used_sets();
+        xwrite(rp[1], r, sizeof r);
+        _exit(0);
+    }
+    int r2[5];
+    xread(rp[0], r2, sizeof r2);
+    printf("child unsharing first: unshare=%s semget(outer key)=%s made key+1=%s its child sees its set "
+           "and not the outer one=%s used_sets=%d\n", en(r2[0]), en(r2[1]), en(r2[2]), r2[3] == 0 ? "yes" : "no",
+           r2[4]);
+    st = xwait(c2);
+    int outer = semget(key + 1, 0, 0);
+    printf("outer after that child %s: semget(key+1)=%s used_sets=%d\n", wstr(st), outer < 0 ? en(errno) : "found",
+           used_sets());
     xrmid(k);
     xrmid(p);
     return 0;
