@@ -32,6 +32,7 @@
  * sembox is stopped: an open() would itself wait for sembox.
  */
 #include "common.h"
+#include <dirent.h>
 
 static pid_t stopper; /* sembox, when it is our parent; else 0 */
 static volatile int *handled; /* shared: handler runs in the child */
@@ -115,14 +116,39 @@ static void wait_handled(int want) {
     FATAL("handler never ran %d times", want);
 }
 
+/* Stops sembox: returns once every one of its threads is stopped. The
+ * leader's state alone is not enough: under load a worker thread can
+ * still be running, receive the child's call and only then stop, and a
+ * received call is no longer cut short by a signal. The threads' stat
+ * files are opened before the stop (an open could wait for sembox). */
 static void stop_sembox(void) {
     if (stopper <= 0)
         return;
-    int fd = open_stat(stopper);
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/task", (int)stopper);
+    DIR *d = opendir(path);
+    if (!d)
+        FATAL("opendir %s", path);
+    int fds[512], n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL && n < 512) {
+        if (e->d_name[0] < '0' || e->d_name[0] > '9')
+            continue;
+        char stat[352];
+        snprintf(stat, sizeof stat, "%s/%s/stat", path, e->d_name);
+        int fd = open(stat, O_RDONLY | O_CLOEXEC);
+        if (fd >= 0)
+            fds[n++] = fd;
+    }
+    closedir(d);
     if (kill(stopper, SIGSTOP) < 0)
         FATAL("SIGSTOP sembox");
-    wait_state(fd, "T", "sembox");
-    close(fd);
+    for (int i = 0; i < n; i++) {
+        char b[8];
+        if (pread(fds[i], b, 1, 0) > 0) /* else the thread is gone */
+            wait_state(fds[i], "T", "a thread of sembox");
+        close(fds[i]);
+    }
 }
 
 
