@@ -13,15 +13,8 @@ import (
 // (SETVAL, one semop), ipcs shows what is left.
 func TestDmsetupUdevCookies(t *testing.T) {
 	need(t, "dmsetup", "util-linux", "perl")
-	script := filepath.Join(env.testdata, "dmsetup.sh")
 	dir := t.TempDir()
-	trace := filepath.Join(dir, "trace")
-
-	nat := native(30*time.Second, dir, "sh", script)
-	mustNative(t, nat)
-	sb := sandboxed(30*time.Second, dir, trace, "sh", script)
-	mustSembox(t, sb, nat)
-	sameLines(t, "dmsetup output", nat.Stdout, sb.Stdout)
+	_, sb, trace := differential(t, 30*time.Second, dir, dir, "sh", filepath.Join(env.testdata, "dmsetup.sh"))
 
 	wantLines(t, "sembox", sb.Stdout,
 		"0xd4d0001 0 2 otime=0 ctime=set",

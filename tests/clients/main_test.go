@@ -159,6 +159,22 @@ func lines(s string) []string {
 	return strings.Split(s, "\n")
 }
 
+// differential runs argv natively, in natDir, then under sembox with a
+// trace, in sbDir, each in a fresh IPC namespace. It fails the test unless
+// both succeed and print the same lines, and returns both runs and the
+// trace file. (Clients whose arguments differ per side use native and
+// sandboxed themselves.)
+func differential(t *testing.T, timeout time.Duration, natDir, sbDir string, argv ...string) (nat, sb result, trace string) {
+	t.Helper()
+	trace = filepath.Join(t.TempDir(), "trace")
+	nat = native(timeout, natDir, argv...)
+	mustNative(t, nat)
+	sb = sandboxed(timeout, sbDir, trace, argv...)
+	mustSembox(t, sb, nat)
+	sameLines(t, "stdout", nat.Stdout, sb.Stdout)
+	return nat, sb, trace
+}
+
 // mustNative fails the test when the native run failed: then the test or
 // the machine is at fault, not sembox.
 func mustNative(t *testing.T, r result) {

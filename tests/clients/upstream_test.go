@@ -283,13 +283,7 @@ func TestUpstreamAPR(t *testing.T) {
 
 	// The test makes its shared memory and lock files in the working
 	// directory: a private one per run.
-	trace := filepath.Join(t.TempDir(), "trace")
-	argv := []string{testall, "-v", "testprocmutex"}
-	nat := native(suiteTimeout, t.TempDir(), argv...)
-	mustNative(t, nat)
-	sb := sandboxed(suiteTimeout, t.TempDir(), trace, argv...)
-	mustSembox(t, sb, nat)
-	sameLines(t, "testall stdout", nat.Stdout, sb.Stdout)
+	nat, sb, trace := differential(t, suiteTimeout, t.TempDir(), t.TempDir(), testall, "-v", "testprocmutex")
 	sameLines(t, "testall stderr", nat.Stderr, sb.Stderr)
 	wantLines(t, "sembox", sb.Stdout, "testprocmutex       :  SUCCESS", "All tests passed.")
 	t.Logf("native %v, sembox %v", nat.Dur.Round(time.Millisecond), sb.Dur.Round(time.Millisecond))
