@@ -161,17 +161,25 @@ func (s *Supervisor) finishLocked(c *call) {
 }
 
 // endLocked forgets c, which is about to be answered or was found ended
-// by the kernel, and counts it unsettled until settled runs: until then
-// its thread's next call may be its restart (see dropEnded).
+// by the kernel, and in commit mode counts it unsettled until settled
+// runs: until then its thread's next call may be its restart (see
+// dropEnded). With killable wait the kernel never ends a received call,
+// and nothing is counted.
 // Precondition: s.mu is held.
 func (s *Supervisor) endLocked(c *call) {
-	c.th.unsettled.Add(1)
+	if s.commitMode() {
+		c.th.unsettled.Add(1)
+	}
 	s.finishLocked(c)
 }
 
 // settled ends what endLocked began, once c's answer was taken or its end
 // by the kernel recorded (endedByKernel).
-func (s *Supervisor) settled(c *call) { c.th.unsettled.Add(-1) }
+func (s *Supervisor) settled(c *call) {
+	if s.commitMode() {
+		c.th.unsettled.Add(-1)
+	}
+}
 
 // answer sends the call's result and reports whether the kernel took it.
 func (c *call) answer(err sem.Errno) bool {
@@ -348,7 +356,7 @@ var statusBufs = sync.Pool{New: func() any { return new(statusBuf) }}
 // again after an SA_RESTART handler, was not recognised as a restart
 // (tests/torture statewait under SEMBOX_KERNEL_OFF=all, about 1 run in
 // 10, when the signal's sender looked right after sending). So in commit
-// mode a call is only found gone and recorded as cut short (see
+// mode a call is only found gone and recorded as ended by the kernel (see
 // callGone), before its thread can make it again; one still pending is
 // left to the kernel and the watcher.
 func (s *Supervisor) checkCalls(cs []*call) bool {
